@@ -1,0 +1,158 @@
+package exporter
+
+import (
+	"encoding/hex"
+	"math"
+)
+
+// TraceID is a W3C / OTLP 16-byte trace id. The zero value is invalid.
+type TraceID [16]byte
+
+// SpanID is a W3C / OTLP 8-byte span id. The zero value means "none".
+type SpanID [8]byte
+
+// IsValid reports whether the id is not all zeros.
+func (t TraceID) IsValid() bool { return t != TraceID{} }
+
+// IsValid reports whether the id is not all zeros.
+func (s SpanID) IsValid() bool { return s != SpanID{} }
+
+// String returns the lowercase hex form used by W3C and OTLP/JSON.
+func (t TraceID) String() string { return hex.EncodeToString(t[:]) }
+
+// String returns the lowercase hex form used by W3C and OTLP/JSON.
+func (s SpanID) String() string { return hex.EncodeToString(s[:]) }
+
+// SpanKind uses OTLP's numbering.
+type SpanKind int32
+
+// Span kinds (OTLP values).
+const (
+	KindUnspecified SpanKind = 0
+	KindInternal    SpanKind = 1
+	KindServer      SpanKind = 2
+	KindClient      SpanKind = 3
+	KindProducer    SpanKind = 4
+	KindConsumer    SpanKind = 5
+)
+
+// StatusCode uses OTLP's numbering.
+type StatusCode int32
+
+// Status codes (OTLP values).
+const (
+	StatusUnset StatusCode = 0
+	StatusOK    StatusCode = 1
+	StatusError StatusCode = 2
+)
+
+// Span is one finished span as plugin/ hands it over. The exporter owns it
+// once enqueued; nothing may change it after that.
+type Span struct {
+	TraceID       TraceID
+	SpanID        SpanID
+	ParentSpanID  SpanID // zero for a root span
+	TraceState    string // W3C tracestate of the parent, passed through
+	Flags         uint32 // W3C trace flags in the low 8 bits (OTLP Span.flags)
+	Name          string
+	Kind          SpanKind
+	StartUnixNano uint64
+	EndUnixNano   uint64
+	Attributes    []Attribute
+	Events        []Event
+	Status        StatusCode
+	StatusMessage string
+	// DroppedAttributes counts attributes refused by the attribute limit.
+	DroppedAttributes uint32
+}
+
+// Event is a timestamped annotation on a span.
+type Event struct {
+	Name         string
+	TimeUnixNano uint64
+	Attributes   []Attribute
+}
+
+// ValueType tells which field of Value holds the value.
+type ValueType uint8
+
+// Attribute value types (a subset of OTLP AnyValue: what spans here need).
+const (
+	TypeString ValueType = iota + 1
+	TypeInt
+	TypeFloat
+	TypeBool
+	TypeStringSlice
+)
+
+// Value is a compact attribute value: numbers and booleans share one word.
+type Value struct {
+	Type ValueType
+	str  string
+	num  uint64
+	strs []string
+}
+
+// Attribute is a key and its value.
+type Attribute struct {
+	Key   string
+	Value Value
+}
+
+// String makes a string attribute.
+func String(k, v string) Attribute { return Attribute{k, Value{Type: TypeString, str: v}} }
+
+// Int makes an integer attribute.
+func Int(k string, v int64) Attribute { return Attribute{k, Value{Type: TypeInt, num: uint64(v)}} }
+
+// Float makes a double attribute.
+func Float(k string, v float64) Attribute {
+	return Attribute{k, Value{Type: TypeFloat, num: math.Float64bits(v)}}
+}
+
+// Bool makes a boolean attribute.
+func Bool(k string, v bool) Attribute {
+	var n uint64
+	if v {
+		n = 1
+	}
+	return Attribute{k, Value{Type: TypeBool, num: n}}
+}
+
+// StringSlice makes a string array attribute.
+func StringSlice(k string, v []string) Attribute {
+	return Attribute{k, Value{Type: TypeStringSlice, strs: v}}
+}
+
+// AsString returns a TypeString value.
+func (v Value) AsString() string { return v.str }
+
+// AsInt returns a TypeInt value.
+func (v Value) AsInt() int64 { return int64(v.num) }
+
+// AsFloat returns a TypeFloat value.
+func (v Value) AsFloat() float64 { return math.Float64frombits(v.num) }
+
+// AsBool returns a TypeBool value.
+func (v Value) AsBool() bool { return v.num != 0 }
+
+// AsStringSlice returns a TypeStringSlice value.
+func (v Value) AsStringSlice() []string { return v.strs }
+
+// Resource describes the entity producing spans (one per pipeline).
+type Resource struct {
+	Attributes []Attribute
+}
+
+// Scope is the instrumentation scope reported with every span.
+type Scope struct {
+	Name    string
+	Version string
+}
+
+// Batch is what an Exporter receives: spans of one resource and scope.
+type Batch struct {
+	Resource *Resource
+	Scope    Scope
+	Spans    []Span
+}

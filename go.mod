@@ -1,0 +1,3 @@
+module github.com/trace-exporter/trace-exporter
+
+go 1.26.8

@@ -1,0 +1,53 @@
+package schema
+
+// Defaults returns the configuration used for every field Kong leaves out.
+// It is the only place defaults are written down: the Kong schema printed by
+// -dump and the configuration reference read them from here.
+func Defaults() Config {
+	return Config{
+		ConnectTimeout: 1000,
+		SendTimeout:    5000,
+		ReadTimeout:    5000,
+		HeaderType:     "preserve",
+		SamplingRate:   1,
+		Queue: Queue{
+			// Kong's opentelemetry plugin overrides the generic queue's batch
+			// size of 1 with 200 (3.6.1+); the rest are the generic defaults,
+			// except max_bytes, which Kong leaves unbounded and we do not.
+			MaxBatchSize:       200,
+			MaxCoalescingDelay: 1,
+			MaxEntries:         10000,
+			MaxBytes:           32 << 20,
+			InitialRetryDelay:  0.01,
+			MaxRetryTime:       60,
+			MaxRetryDelay:      60,
+			ConcurrencyLimit:   1,
+		},
+		Propagation: Propagation{DefaultFormat: FormatW3C},
+
+		Exporter:      ExporterOTLP,
+		Protocol:      ProtocolHTTPProtobuf,
+		Compression:   CompressionNone,
+		TLSVerify:     true,
+		FileMaxBytes:  100 << 20,
+		FileMaxFiles:  5,
+		StdoutFormat:  StdoutText,
+		SpoolMaxBytes: 256 << 20,
+
+		SpanName:     SpanNameMethodRoute,
+		TailSampling: TailSampling{StatusCodeMin: 500},
+		RedactQueryParams: []string{
+			"access_token", "api_key", "apikey", "auth", "client_secret", "code",
+			"id_token", "key", "password", "passwd", "pwd", "refresh_token",
+			"secret", "sig", "signature", "token", "x-amz-credential",
+			"x-amz-security-token", "x-amz-signature",
+		},
+		MaxAttributes:           128,
+		MaxAttributeValueLength: 2048,
+	}
+}
+
+// AlwaysRedactedHeaders are never exported, whatever the configuration says.
+var AlwaysRedactedHeaders = []string{
+	"authorization", "proxy-authorization", "cookie", "set-cookie",
+}

@@ -1,0 +1,146 @@
+package schema
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// envDefaults holds the OTEL_EXPORTER_OTLP_* variables of the plugin server's
+// process (Kong passes its own environment to the start command). They are
+// defaults for every instance; a field set in the plugin config wins.
+type envDefaults struct {
+	tracesURL   string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: used as is
+	baseURL     string // OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for HTTP
+	headers     map[string]string
+	protocol    Protocol
+	compression Compression
+	timeoutMs   int
+	caFile      string
+	certFile    string
+	keyFile     string
+}
+
+var (
+	envOnce   sync.Once
+	envCached envDefaults
+	envErr    error
+	// lookupEnv is replaced in tests.
+	lookupEnv = os.LookupEnv
+)
+
+func processEnv() (envDefaults, error) {
+	envOnce.Do(func() { envCached, envErr = readEnv(lookupEnv) })
+	return envCached, envErr
+}
+
+// resetEnvForTest makes the next decode read the environment again.
+func resetEnvForTest(lookup func(string) (string, bool)) {
+	lookupEnv = lookup
+	envOnce = sync.Once{}
+}
+
+// readEnv reads the signal-specific variable first, then the generic one, as
+// the OTLP exporter specification orders them.
+func readEnv(lookup func(string) (string, bool)) (envDefaults, error) {
+	get := func(name string) (string, string) {
+		if v, ok := lookup("OTEL_EXPORTER_OTLP_TRACES_" + name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), "OTEL_EXPORTER_OTLP_TRACES_" + name
+		}
+		if v, ok := lookup("OTEL_EXPORTER_OTLP_" + name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), "OTEL_EXPORTER_OTLP_" + name
+		}
+		return "", ""
+	}
+	var e envDefaults
+	if v, ok := lookup("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); ok {
+		e.tracesURL = strings.TrimSpace(v)
+	}
+	if v, ok := lookup("OTEL_EXPORTER_OTLP_ENDPOINT"); ok {
+		e.baseURL = strings.TrimSpace(v)
+	}
+	if v, name := get("HEADERS"); v != "" {
+		h, err := parseEnvHeaders(v)
+		if err != nil {
+			return e, fmt.Errorf("%s: %w", name, err)
+		}
+		e.headers = h
+	}
+	if v, name := get("PROTOCOL"); v != "" {
+		e.protocol = Protocol(v)
+		if e.protocol != ProtocolHTTPProtobuf && e.protocol != ProtocolHTTPJSON && e.protocol != ProtocolGRPC {
+			return e, fmt.Errorf("%s: must be grpc, http/protobuf or http/json, got %q", name, v)
+		}
+	}
+	if v, name := get("COMPRESSION"); v != "" {
+		e.compression = Compression(v)
+		if e.compression != CompressionNone && e.compression != CompressionGzip {
+			return e, fmt.Errorf("%s: must be gzip or none, got %q", name, v)
+		}
+	}
+	if v, name := get("TIMEOUT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return e, fmt.Errorf("%s: must be a positive number of milliseconds, got %q", name, v)
+		}
+		e.timeoutMs = n
+	}
+	e.caFile, _ = get("CERTIFICATE")
+	e.certFile, _ = get("CLIENT_CERTIFICATE")
+	e.keyFile, _ = get("CLIENT_KEY")
+	return e, nil
+}
+
+// parseEnvHeaders reads the W3C-baggage-like "k=v,k2=v2" list; values are
+// URL-decoded as the specification says.
+func parseEnvHeaders(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("entry %q is not key=value", pair)
+		}
+		dv, err := url.QueryUnescape(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("value of %q: %w", k, err)
+		}
+		out[k] = dv
+	}
+	return out, nil
+}
+
+func (e envDefaults) applyScalars(c *Config) {
+	if e.protocol != "" {
+		c.Protocol = e.protocol
+	}
+	if e.compression != "" {
+		c.Compression = e.compression
+	}
+	if e.timeoutMs > 0 {
+		c.SendTimeout = e.timeoutMs
+		c.ReadTimeout = e.timeoutMs
+	}
+	c.TLSCAFile = e.caFile
+	c.TLSClientCertFile = e.certFile
+	c.TLSClientKeyFile = e.keyFile
+}
+
+func (e envDefaults) tracesEndpoint(p Protocol) string {
+	if e.tracesURL != "" {
+		return e.tracesURL
+	}
+	if e.baseURL == "" {
+		return ""
+	}
+	if p == ProtocolGRPC {
+		return e.baseURL
+	}
+	return strings.TrimRight(e.baseURL, "/") + "/v1/traces"
+}

@@ -1,0 +1,62 @@
+package schema
+
+// KongSchema returns the plugin schema Kong registers from the -dump output:
+// {"name": name, "fields": [{"config": {record}}]}, the same top-level shape
+// go-pdk produces, with defaults and constraints that go-pdk's reflection
+// cannot express. Kong then fills defaults and refuses bad values when the
+// config is written (Admin API, decK, declarative load).
+func KongSchema(name string) map[string]any {
+	return map[string]any{
+		"name": name,
+		"fields": []any{
+			map[string]any{"config": map[string]any{
+				"type":     "record",
+				"required": true,
+				"fields":   kongFields(Fields()),
+			}},
+		},
+	}
+}
+
+func kongFields(fields []Field) []any {
+	out := make([]any, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, map[string]any{f.Name: kongField(f)})
+	}
+	return out
+}
+
+// kongField keeps to attributes Kong's metaschema accepts in every 3.x
+// (type, required, default, one_of, between, gt, elements, keys, values,
+// fields); descriptions are left out: not every 3.x metaschema lists them.
+func kongField(f Field) map[string]any {
+	m := map[string]any{"type": f.Type}
+	if f.Required {
+		m["required"] = true
+	}
+	if f.Default != nil && f.EnvVar == "" {
+		m["default"] = f.Default
+	}
+	if len(f.OneOf) > 0 {
+		m["one_of"] = f.OneOf
+	}
+	if f.Between != nil {
+		m["between"] = []float64{f.Between[0], f.Between[1]}
+	}
+	if f.Gt != nil {
+		m["gt"] = *f.Gt
+	}
+	if f.Elements != nil {
+		m["elements"] = kongField(*f.Elements)
+	}
+	if f.Keys != nil {
+		m["keys"] = kongField(*f.Keys)
+	}
+	if f.Values != nil {
+		m["values"] = kongField(*f.Values)
+	}
+	if f.Type == "record" {
+		m["fields"] = kongFields(f.Fields)
+	}
+	return m
+}
