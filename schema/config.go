@@ -49,15 +49,15 @@ type Config struct {
 	StaticAttributes  map[string]string `json:"static_attributes"`
 
 	// What spans contain (ours).
-	SpanName                  SpanName     `json:"span_name"`
-	TailSampling              TailSampling `json:"tail_sampling"`
-	RedactHeaders             []string     `json:"redact_headers"`
-	RedactQueryParams         []string     `json:"redact_query_params"`
-	CaptureRequestHeaders     []string     `json:"capture_request_headers"`
-	CaptureResponseHeaders    []string     `json:"capture_response_headers"`
-	MaxAttributes             int          `json:"max_attributes"`
-	MaxAttributeValueLength   int          `json:"max_attribute_value_length"`
-	PhaseSpans                bool         `json:"phase_spans"`
+	SpanName                SpanName     `json:"span_name"`
+	TailSampling            TailSampling `json:"tail_sampling"`
+	RedactHeaders           []string     `json:"redact_headers"`
+	RedactQueryParams       []string     `json:"redact_query_params"`
+	CaptureRequestHeaders   []string     `json:"capture_request_headers"`
+	CaptureResponseHeaders  []string     `json:"capture_response_headers"`
+	MaxAttributes           int          `json:"max_attributes"`
+	MaxAttributeValueLength int          `json:"max_attribute_value_length"`
+	PhaseSpans              bool         `json:"phase_spans"`
 }
 
 // Queue mirrors Kong's generic queue record (kong/tools/queue_schema.lua).

@@ -30,7 +30,7 @@ type Field struct {
 }
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
-func gt(v float64) *float64                { return &v }
+func gt(v float64) *float64              { return &v }
 
 // stringType is a plain string element; header names are checked by Validate
 // (Kong's own header-name validator is a Lua function and cannot be dumped).
