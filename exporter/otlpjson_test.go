@@ -1,0 +1,124 @@
+package exporter
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+)
+
+// decodeOTLPJSON reads OTLP/JSON with protojson, which expects base64 ids:
+// the hex ids OTLP/JSON mandates are converted first.
+func decodeOTLPJSON(t *testing.T, data []byte) *coltracepb.ExportTraceServiceRequest {
+	t.Helper()
+	var tree any
+	if err := json.Unmarshal(data, &tree); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, data)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && (k == "traceId" || k == "spanId" || k == "parentSpanId") {
+					raw, err := hex.DecodeString(s)
+					if err != nil || s != strings.ToLower(s) {
+						t.Fatalf("%s %q is not lowercase hex", k, s)
+					}
+					v[k] = base64.StdEncoding.EncodeToString(raw)
+					continue
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(tree)
+	converted, err := json.Marshal(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out coltracepb.ExportTraceServiceRequest
+	if err := protojson.Unmarshal(converted, &out); err != nil {
+		t.Fatalf("protojson refuses our JSON: %v\n%s", err, data)
+	}
+	return &out
+}
+
+func TestJSONEncodingDecodesToTheSameSpans(t *testing.T) {
+	for name, batch := range map[string]*Batch{
+		"rich":        richBatch(),
+		"kong-like":   kongLikeBatch(11),
+		"no resource": {Scope: Scope{Name: "x"}, Spans: richBatch().Spans[:1]},
+		"empty scope": {Resource: &Resource{}, Spans: richBatch().Spans[1:2]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := appendTracesJSON(nil, batch)
+			decoded := decodeOTLPJSON(t, got)
+			if want := toOTLP(batch); !proto.Equal(decoded, want) {
+				t.Fatalf("decoded request differs:\n got  %v\n want %v\n json %s", decoded, want, got)
+			}
+		})
+	}
+}
+
+// The OTLP/JSON rules protojson alone would not catch (it accepts both forms).
+func TestJSONEncodingFollowsOTLPRules(t *testing.T) {
+	got := string(appendTracesJSON(nil, richBatch()))
+	for _, want := range []string{
+		`"traceId":"4bf92f3577b34da6a3ce929d0e0e4736"`, // hex, not base64
+		`"spanId":"00f067aa0ba902b7"`,
+		`"parentSpanId":"0102030405060708"`,
+		`"kind":2`,                                  // enum as integer
+		`"code":2`,                                  // status enum as integer
+		`"startTimeUnixNano":"1700000000123456789"`, // 64-bit as string
+		`"intValue":"9223372036854775807"`,
+		`"intValue":"-42"`,
+		`"doubleValue":12.5`,
+		`"doubleValue":"Infinity"`,
+		`"droppedAttributesCount":7`, // lowerCamelCase
+		`"flags":769`,
+		`"resourceSpans"`, `"scopeSpans"`, `"traceState"`, `"timeUnixNano"`,
+		`quote\" back\\ tab\t nl\n cr\r ctl\u0001`,
+		`/café/\ufffdbad\ufffd`, // each run of invalid bytes becomes one U+FFFD
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"trace_id", "span_id", "SPAN_KIND", "STATUS_CODE"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("found %s in %s", bad, got)
+		}
+	}
+}
+
+func TestJSONFloatsAndStringsAreValidJSON(t *testing.T) {
+	for _, f := range []float64{0, -0.0, 1, -1.5, 1e21, 1e-7, math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(-1)} {
+		v := Float("", f).Value
+		b := appendJSONAnyValue(nil, &v)
+		if !json.Valid(b) {
+			t.Errorf("%v encodes as invalid JSON %s", f, b)
+		}
+	}
+	for _, s := range []string{"", "\x00", "\xff", "\xed\xa0\x80", "a\xc3", "\u2028", strings.Repeat("é", 100)} {
+		b := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q encodes as invalid JSON %s: %v", s, b, err)
+		}
+		if back != valid(s) {
+			t.Errorf("%q round-trips to %q, want %q", s, back, valid(s))
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package exporter
+
+import "unicode/utf8"
+
+// Protobuf string fields and JSON strings must be valid UTF-8: a collector
+// refuses the whole request otherwise (Go's proto.Unmarshal fails on it).
+// Kong hands over raw header and path bytes, so every string is checked on
+// the way out and each run of invalid bytes becomes U+FFFD, exactly as
+// strings.ToValidUTF8(s, "\uFFFD") would, without allocating.
+
+const replacementChar = "\uFFFD"
+
+// validUTF8Len is len(strings.ToValidUTF8(s, "\uFFFD")).
+func validUTF8Len(s string) int {
+	if utf8.ValidString(s) {
+		return len(s)
+	}
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && w == 1 {
+			n += len(replacementChar)
+			for i < len(s) {
+				if r, w = utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || w != 1 {
+					break
+				}
+				i++
+			}
+			continue
+		}
+		n += w
+		i += w
+	}
+	return n
+}
+
+// appendValidUTF8 appends s with each run of invalid bytes replaced by U+FFFD.
+func appendValidUTF8(dst []byte, s string) []byte {
+	if utf8.ValidString(s) {
+		return append(dst, s...)
+	}
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && w == 1 {
+			dst = append(dst, replacementChar...)
+			for i < len(s) {
+				if r, w = utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || w != 1 {
+					break
+				}
+				i++
+			}
+			continue
+		}
+		dst = append(dst, s[i:i+w]...)
+		i += w
+	}
+	return dst
+}
