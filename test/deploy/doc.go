@@ -1,0 +1,12 @@
+// Package deploy holds the tests of the deployment files: docker/Dockerfile,
+// docker/echo, docker/docker-compose.yml, docker/jaeger.yml, kong.yml and
+// its compose variant docker/kong.yml. No Docker engine runs here, so each
+// file is checked as far as this machine allows: compose with Debian's
+// docker-compose, the Dockerfiles by parsing them and running their build
+// steps and the resulting binaries, Jaeger's config with the real Jaeger,
+// and every plugin config with the plugin's own decoder.
+//
+// Regenerate docker/kong.yml after editing kong.yml with
+//
+//	go test ./test/deploy -run TestDockerKongYML -update
+package deploy
