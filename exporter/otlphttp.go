@@ -1,0 +1,263 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+func init() { Register(string(schema.ExporterOTLP), newOTLPHTTPExporter) }
+
+// OTLP/HTTP size limits from the OTLP specification.
+const (
+	maxOTLPRequestBytes  = 64 << 20 // larger requests are not sent (counted as dropped)
+	maxOTLPResponseBytes = 4 << 20  // larger responses are not parsed
+)
+
+// gzipLevel: BestSpeed. Span batches are repetitive (same keys, similar
+// values), so level 1 already shrinks them several times; higher levels cost
+// much more CPU for a few percent (BenchmarkGzipLevels).
+const gzipLevel = gzip.BestSpeed
+
+const (
+	contentTypeProtobuf = "application/x-protobuf"
+	contentTypeJSON     = "application/json"
+)
+
+// otlpHTTPExporter sends batches as OTLP/HTTP requests (protobuf or JSON).
+type otlpHTTPExporter struct {
+	client  *http.Client
+	url     string
+	host    string // a Host header from config, which net/http takes from req.Host
+	header  http.Header
+	json    bool
+	gzip    bool
+	timeout time.Duration
+	log     *slog.Logger
+	warn    *throttledLog // partial success warnings (rejected_spans = 0 with a message)
+}
+
+func newOTLPHTTPExporter(cfg *schema.Config, set Settings) (Exporter, error) {
+	var isJSON bool
+	switch cfg.Protocol {
+	case schema.ProtocolHTTPProtobuf, "":
+	case schema.ProtocolHTTPJSON:
+		isJSON = true
+	default:
+		return nil, &schema.FieldError{Field: "protocol", Reason: fmt.Sprintf("%q is not available in this build", cfg.Protocol)}
+	}
+	concurrency := cfg.Queue.ConcurrencyLimit
+	if concurrency < 0 {
+		concurrency = concurrencyNoQueueing
+	}
+	client, err := NewHTTPClient(cfg, max(concurrency, 1), set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	e := &otlpHTTPExporter{
+		client:  client,
+		url:     cfg.TracesURL(),
+		header:  http.Header{},
+		json:    isJSON,
+		gzip:    cfg.Compression == schema.CompressionGzip,
+		timeout: AttemptTimeout(cfg),
+		log:     set.Logger,
+		warn:    newThrottledLog(set.Logger, slog.LevelWarn, "backend warning (partial success)", time.Minute),
+	}
+	e.header.Set("User-Agent", "trace-exporter/"+Version)
+	for k, v := range cfg.Headers {
+		if strings.EqualFold(k, "Host") {
+			e.host = v
+			continue
+		}
+		e.header.Set(k, v)
+	}
+	// What describes the body is ours to say.
+	e.header.Set("Content-Type", contentTypeProtobuf)
+	if isJSON {
+		e.header.Set("Content-Type", contentTypeJSON)
+	}
+	e.header.Del("Content-Encoding")
+	if e.gzip {
+		e.header.Set("Content-Encoding", "gzip")
+	}
+	return e, nil
+}
+
+// Export encodes the batch, POSTs it, and classifies the answer per the
+// OTLP/HTTP specification (see ClassifyHTTPStatus and Exporter).
+func (e *otlpHTTPExporter) Export(ctx context.Context, batch Batch) error {
+	body := getBuffer()
+	if e.json {
+		*body = appendTracesJSON(*body, &batch)
+	} else {
+		enc := protoEncoderPool.Get().(*protoEncoder)
+		*body = enc.appendTracesRequest(*body, &batch)
+		protoEncoderPool.Put(enc)
+	}
+	if e.gzip {
+		compressed := getBuffer()
+		*compressed = gzipAppend(*compressed, *body)
+		putBuffer(body)
+		body = compressed
+	}
+	if n := len(*body); n > maxOTLPRequestBytes {
+		putBuffer(body)
+		return Permanent(fmt.Errorf("request of %d bytes exceeds the OTLP limit of %d", n, maxOTLPRequestBytes))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, nil)
+	if err != nil {
+		putBuffer(body)
+		return Permanent(err)
+	}
+	// The transport may read the body after Do returns (an early answer);
+	// the buffer goes back to the pool only when the transport closes it.
+	req.Body = &pooledBody{Reader: bytes.NewReader(*body), buf: body}
+	req.ContentLength = int64(len(*body))
+	req.Header = e.header.Clone()
+	if e.host != "" {
+		req.Host = e.host
+	}
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+			return err // the pipeline is stopping; the retry layer sees its ctx
+		}
+		return Retryable(fmt.Errorf("POST %s: %w", redactURL(e.url), err), 0)
+	}
+	defer resp.Body.Close()
+	respBody, tooLarge := readCapped(resp.Body, maxOTLPResponseBytes)
+	now := time.Now()
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if tooLarge {
+			e.warn.log(slog.String("warning", "response larger than 4 MiB not parsed"))
+			return nil
+		}
+		ps := decodePartialSuccess(respBody, strings.HasPrefix(resp.Header.Get("Content-Type"), contentTypeJSON))
+		switch {
+		case ps.rejected > 0:
+			return &PartialError{Rejected: ps.rejected, Message: ps.message}
+		case ps.message != "":
+			e.warn.log(slog.String("warning", ps.message))
+		}
+		return nil
+	}
+	msg := ""
+	if !tooLarge {
+		msg = decodeStatusMessage(respBody, resp.Header.Get("Content-Type"))
+	}
+	return ClassifyHTTPStatus(resp.StatusCode, resp.Header, msg, now)
+}
+
+// Shutdown closes idle connections; requests in flight are ended by their
+// context.
+func (e *otlpHTTPExporter) Shutdown(context.Context) error {
+	e.client.CloseIdleConnections()
+	return nil
+}
+
+// readCapped reads at most limit bytes and reports whether there was more.
+// It reads small responses whole so the connection can be reused.
+func readCapped(r io.Reader, limit int) ([]byte, bool) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return b, false
+	}
+	if len(b) > limit {
+		return b[:limit], true
+	}
+	return b, false
+}
+
+// redactURL drops credentials and query (which may carry a token) from a
+// URL before it is logged.
+func redactURL(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		if at := strings.LastIndex(raw[i+3:], "@"); at >= 0 {
+			raw = raw[:i+3] + raw[i+3+at+1:]
+		}
+	}
+	return raw
+}
+
+// Pools: encoded bodies, protobuf encoder scratch and gzip writers are
+// reused across batches, so steady-state export allocates per request, not
+// per span.
+var (
+	bufferPool       sync.Pool // *[]byte
+	protoEncoderPool = sync.Pool{New: func() any { return new(protoEncoder) }}
+	gzipPool         sync.Pool // *gzip.Writer
+)
+
+// maxPooledBuffer keeps one huge batch from pinning its buffer forever.
+const maxPooledBuffer = 16 << 20
+
+func getBuffer() *[]byte {
+	if b, ok := bufferPool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	bufferPool.Put(b)
+}
+
+// pooledBody returns its buffer to the pool when the transport closes it.
+type pooledBody struct {
+	*bytes.Reader
+	once sync.Once
+	buf  *[]byte
+}
+
+func (b *pooledBody) Close() error {
+	b.once.Do(func() { putBuffer(b.buf) })
+	return nil
+}
+
+// gzipAppend appends the gzip compression of src to dst.
+func gzipAppend(dst, src []byte) []byte {
+	w := appendWriter{b: dst}
+	zw, ok := gzipPool.Get().(*gzip.Writer)
+	if ok {
+		zw.Reset(&w)
+	} else {
+		zw, _ = gzip.NewWriterLevel(&w, gzipLevel) // the level is a valid constant
+	}
+	_, _ = zw.Write(src) // writes to memory cannot fail
+	_ = zw.Close()
+	zw.Reset(io.Discard) // drop the reference to dst before pooling
+	gzipPool.Put(zw)
+	return w.b
+}
+
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
