@@ -2,6 +2,8 @@ module github.com/trace-exporter/trace-exporter
 
 go 1.26.8
 
+require gopkg.in/yaml.v3 v3.0.1
+
 require (
 	github.com/Kong/go-pdk v0.11.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -32,5 +34,4 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	gopkg.in/yaml.v3 v3.0.1
 )

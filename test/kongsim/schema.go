@@ -1,0 +1,397 @@
+package kongsim
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Schema is a plugin's dumped Kong schema, reduced to its config record.
+type Schema struct {
+	Name   string
+	Config *Field
+}
+
+// Field is one field definition of a Kong schema. Only the attributes Kong
+// plugins commonly dump are understood; others are ignored, as a check the
+// emulator cannot make is better skipped than guessed.
+type Field struct {
+	Name       string
+	Type       string // string, integer, number, boolean, array, set, map, record, ...
+	Required   bool
+	Default    any
+	HasDefault bool
+	OneOf      []any
+	Between    *[2]float64
+	Gt         *float64
+	LenMin     *int
+	LenMax     *int
+	Elements   *Field
+	Keys       *Field
+	Values     *Field
+	Fields     []*Field
+}
+
+// ParseSchema reads {"name": ..., "fields": [{"config": {...}}, ...]}.
+func ParseSchema(raw map[string]any) (*Schema, error) {
+	s := &Schema{}
+	s.Name, _ = raw["name"].(string)
+	fields, err := parseFields(raw["fields"])
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if f.Name == "config" {
+			s.Config = f
+		}
+	}
+	if s.Config == nil {
+		return nil, fmt.Errorf("no config field")
+	}
+	if s.Config.Type != "record" {
+		return nil, fmt.Errorf("config field has type %q, want record", s.Config.Type)
+	}
+	return s, nil
+}
+
+func parseFields(v any) ([]*Field, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("error in schema definition: no 'fields' table")
+	}
+	out := make([]*Field, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok || len(m) != 1 {
+			return nil, fmt.Errorf("each field must be a table with one key, got %v", item)
+		}
+		for name, def := range m {
+			dm, ok := def.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("field %s: expected a definition table", name)
+			}
+			f, err := parseField(name, dm)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func parseField(name string, m map[string]any) (*Field, error) {
+	f := &Field{Name: name}
+	f.Type, _ = m["type"].(string)
+	if f.Type == "" {
+		return nil, fmt.Errorf("field %s: missing type", name)
+	}
+	f.Required, _ = m["required"].(bool)
+	if d, ok := m["default"]; ok && d != nil {
+		f.Default, f.HasDefault = d, true
+	}
+	if l, ok := m["one_of"].([]any); ok {
+		f.OneOf = l
+	}
+	if l, ok := m["between"].([]any); ok && len(l) == 2 {
+		lo, ok1 := toFloat(l[0])
+		hi, ok2 := toFloat(l[1])
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("field %s: between needs two numbers", name)
+		}
+		f.Between = &[2]float64{lo, hi}
+	}
+	if g, ok := toFloat(m["gt"]); ok {
+		f.Gt = &g
+	}
+	if n, ok := toFloat(m["len_min"]); ok {
+		i := int(n)
+		f.LenMin = &i
+	}
+	if n, ok := toFloat(m["len_max"]); ok {
+		i := int(n)
+		f.LenMax = &i
+	}
+	var err error
+	sub := func(key string) *Field {
+		dm, ok := m[key].(map[string]any)
+		if !ok || err != nil {
+			return nil
+		}
+		var sf *Field
+		sf, err = parseField(name+"."+key, dm)
+		return sf
+	}
+	f.Elements, f.Keys, f.Values = sub("elements"), sub("keys"), sub("values")
+	if err != nil {
+		return nil, err
+	}
+	if f.Type == "record" {
+		if f.Fields, err = parseFields(m["fields"]); err != nil {
+			return nil, fmt.Errorf("record %s: %w", name, err)
+		}
+	}
+	if (f.Type == "array" || f.Type == "set") && f.Elements == nil {
+		return nil, fmt.Errorf("field %s: %s without elements", name, f.Type)
+	}
+	return f, nil
+}
+
+// SchemaError lists every violation found, keyed by the dotted field path
+// (for example "config.queue.max_batch_size"), with Kong's messages.
+type SchemaError struct{ Fields map[string]string }
+
+func (e *SchemaError) Error() string {
+	paths := make([]string, 0, len(e.Fields))
+	for p := range e.Fields {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	parts := make([]string, len(paths))
+	for i, p := range paths {
+		parts[i] = p + ": " + e.Fields[p]
+	}
+	return "schema violation (" + strings.Join(parts, "; ") + ")"
+}
+
+// Validate checks a plugin config against the schema as Kong does when the
+// config is written, and returns it as Kong hands it to the plugin: defaults
+// filled (nested records too when the record is required or has a default),
+// nulls and unset fields removed, unknown fields refused, numbers as float64.
+// config may be nil (an absent config).
+func (s *Schema) Validate(config map[string]any) (map[string]any, error) {
+	errs := map[string]string{}
+	var in any = config
+	if config == nil {
+		in = map[string]any{}
+	}
+	out := validateRecord(s.Config, in, "config", errs)
+	if len(errs) > 0 {
+		return nil, &SchemaError{Fields: errs}
+	}
+	return out.(map[string]any), nil
+}
+
+func validateRecord(f *Field, v any, path string, errs map[string]string) any {
+	m, ok := asTable(v)
+	if !ok {
+		errs[path] = "expected a record"
+		return nil
+	}
+	known := make(map[string]bool, len(f.Fields))
+	out := make(map[string]any, len(f.Fields))
+	for _, sf := range f.Fields {
+		known[sf.Name] = true
+		fp := path + "." + sf.Name
+		val, present := m[sf.Name]
+		if !present || val == nil {
+			switch {
+			case sf.HasDefault:
+				val = copyValue(sf.Default)
+			case sf.Type == "record" && sf.Required:
+				val = map[string]any{}
+			case sf.Required:
+				errs[fp] = "required field missing"
+				continue
+			default:
+				continue // Kong stores null and strips it on read
+			}
+		}
+		if nv := validateField(sf, val, fp, errs); nv != nil {
+			out[sf.Name] = nv
+		}
+	}
+	for k := range m {
+		if !known[k] {
+			errs[path+"."+k] = "unknown field"
+		}
+	}
+	return out
+}
+
+func validateField(f *Field, v any, path string, errs map[string]string) any {
+	var out any
+	switch f.Type {
+	case "record":
+		return validateRecord(f, v, path, errs)
+	case "string":
+		s, ok := v.(string)
+		if !ok {
+			errs[path] = "expected a string"
+			return nil
+		}
+		minLen := 1 // Kong refuses empty strings unless len_min says otherwise
+		if f.LenMin != nil {
+			minLen = *f.LenMin
+		}
+		if len(s) < minLen {
+			errs[path] = fmt.Sprintf("length must be at least %d", minLen)
+			return nil
+		}
+		if f.LenMax != nil && len(s) > *f.LenMax {
+			errs[path] = fmt.Sprintf("length must be at most %d", *f.LenMax)
+			return nil
+		}
+		out = s
+	case "integer":
+		n, ok := toFloat(v)
+		if !ok || n != math.Floor(n) || math.IsInf(n, 0) {
+			errs[path] = "expected an integer"
+			return nil
+		}
+		out = n
+	case "number":
+		n, ok := toFloat(v)
+		if !ok {
+			errs[path] = "expected a number"
+			return nil
+		}
+		out = n
+	case "boolean":
+		b, ok := v.(bool)
+		if !ok {
+			errs[path] = "expected a boolean"
+			return nil
+		}
+		out = b
+	case "array", "set":
+		l, ok := asArray(v)
+		if !ok {
+			errs[path] = "expected an array"
+			if f.Type == "set" {
+				errs[path] = "expected a set"
+			}
+			return nil
+		}
+		if f.LenMin != nil && len(l) < *f.LenMin {
+			errs[path] = fmt.Sprintf("length must be at least %d", *f.LenMin)
+			return nil
+		}
+		if f.LenMax != nil && len(l) > *f.LenMax {
+			errs[path] = fmt.Sprintf("length must be at most %d", *f.LenMax)
+			return nil
+		}
+		res := make([]any, 0, len(l))
+		for i, e := range l {
+			if nv := validateField(f.Elements, e, fmt.Sprintf("%s[%d]", path, i+1), errs); nv != nil {
+				res = append(res, nv)
+			}
+		}
+		return res
+	case "map":
+		m, ok := asTable(v)
+		if !ok {
+			errs[path] = "expected a map"
+			return nil
+		}
+		res := make(map[string]any, len(m))
+		for k, e := range m {
+			if f.Keys != nil {
+				validateField(f.Keys, k, path+"."+k+"(key)", errs)
+			}
+			nv := e
+			if f.Values != nil {
+				nv = validateField(f.Values, e, path+"."+k, errs)
+			}
+			if nv != nil {
+				res[k] = nv
+			}
+		}
+		return res
+	default:
+		// Types Kong knows but go-pdk plugins do not dump (json, foreign, ...).
+		return normalizeValue(v)
+	}
+	if len(f.OneOf) > 0 && !oneOf(out, f.OneOf) {
+		opts := make([]string, len(f.OneOf))
+		for i, o := range f.OneOf {
+			opts[i] = luaToString(normalizeValue(o))
+		}
+		errs[path] = "expected one of: " + strings.Join(opts, ", ")
+		return nil
+	}
+	if n, ok := out.(float64); ok {
+		if f.Gt != nil && !(n > *f.Gt) {
+			errs[path] = "value must be greater than " + luaToString(*f.Gt)
+			return nil
+		}
+		if f.Between != nil && (n < f.Between[0] || n > f.Between[1]) {
+			// Kong formats the limits with %d.
+			errs[path] = fmt.Sprintf("value should be between %d and %d", int64(f.Between[0]), int64(f.Between[1]))
+			return nil
+		}
+	}
+	return out
+}
+
+func oneOf(v any, options []any) bool {
+	for _, o := range options {
+		if normalizeValue(o) == v {
+			return true
+		}
+	}
+	return false
+}
+
+func asTable(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, false
+			}
+			out[ks] = e
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func asArray(v any) ([]any, bool) {
+	switch l := v.(type) {
+	case []any:
+		return l, true
+	case []string:
+		out := make([]any, len(l))
+		for i, s := range l {
+			out[i] = s
+		}
+		return out, true
+	case map[string]any:
+		// An empty YAML/JSON object is also an empty Lua table.
+		return nil, len(l) == 0
+	}
+	return nil, false
+}
+
+// normalizeValue converts decoded JSON/YAML into the emulator's Lua value
+// model: numbers as float64, tables as map[string]any and []any.
+func normalizeValue(v any) any {
+	if n, ok := toFloat(v); ok {
+		return n
+	}
+	if m, ok := asTable(v); ok {
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			if e != nil {
+				out[k] = normalizeValue(e)
+			}
+		}
+		return out
+	}
+	if l, ok := v.([]any); ok {
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = normalizeValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+func copyValue(v any) any { return normalizeValue(v) }
