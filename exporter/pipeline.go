@@ -53,6 +53,7 @@ type pipeline struct {
 	shutdownErr  error
 
 	exportErrors *throttledLog
+	rejections   *throttledLog
 	dropErrors   *throttledLog
 	reportEvery  time.Duration
 	lastReported [numDropReasons]uint64 // batcher goroutine only
@@ -103,6 +104,7 @@ func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pi
 		work:         make(chan takenBatch),
 		batcherDone:  make(chan struct{}),
 		exportErrors: newThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
+		rejections:   newThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
 		dropErrors:   newThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
 		reportEvery:  logInterval,
 	}
@@ -257,7 +259,7 @@ func (p *pipeline) account(n int, err error) {
 		p.stats.exported.Add(uint64(n - rejected))
 		p.stats.drop(DropRejected, rejected)
 		p.stats.batches.Add(1)
-		p.exportErrors.log(slog.String("error", err.Error()), slog.Int("rejected", rejected), slog.Int("spans", n))
+		p.rejections.log(slog.String("message", partial.Message), slog.Int("rejected", rejected), slog.Int("spans", n))
 		return
 	}
 	reason := DropPermanent
@@ -332,6 +334,7 @@ func (p *pipeline) doShutdown(ctx context.Context) error {
 	}
 	p.reportDrops()
 	p.exportErrors.flush()
+	p.rejections.flush()
 	p.dropErrors.flush()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -29,6 +29,7 @@ type Registry struct {
 	closed    bool
 	janitor   bool          // the reaping goroutine runs
 	done      chan struct{} // closed by ShutdownAll: stops the janitor
+	reaping   sync.WaitGroup // shutdowns of reaped pipelines
 }
 
 // RegistryOptions tune a Registry; zero values take the defaults.
@@ -201,6 +202,7 @@ func (r *Registry) ShutdownAll(ctx context.Context) error {
 		wg.Go(func() { errs[i] = p.shutdown(ctx) })
 	}
 	wg.Wait()
+	r.reaping.Wait()
 	return errors.Join(errs...)
 }
 
@@ -243,11 +245,11 @@ func (r *Registry) reapOnce(now time.Time) bool {
 	r.mu.Unlock()
 	for _, p := range reaped {
 		p.log.Info("idle pipeline stopped", slog.Duration("idle", r.idleTimeout))
-		go func() {
+		r.reaping.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_ = p.shutdown(ctx) // holds no span: only goroutines and connections to release
-		}()
+		})
 	}
 	return keepRunning
 }
@@ -273,8 +275,8 @@ func pipelineKey(cfg *schema.Config) (string, error) {
 		Exporter:           cfg.Exporter,
 		Protocol:           cfg.Protocol,
 		Endpoint:           cfg.TracesURL(),
-		Headers:            cfg.Headers,
-		ResourceAttributes: cfg.ResourceAttributes,
+		Headers:            nilIfEmpty(cfg.Headers),
+		ResourceAttributes: nilIfEmpty(cfg.ResourceAttributes),
 		Queue:              cfg.Queue,
 		Timeouts:           [3]int{cfg.ConnectTimeout, cfg.SendTimeout, cfg.ReadTimeout},
 		Compression:        cfg.Compression,
@@ -319,3 +321,11 @@ func boolString(b bool) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// nilIfEmpty makes an empty map and an absent one the same key.
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}

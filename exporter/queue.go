@@ -19,6 +19,7 @@ import (
 //   - under a lasting outage both policies lose the same number of spans;
 //     the OTel SDK's BatchSpanProcessor and the Collector's sending queue
 //     also refuse new data when full.
+//
 // A request's spans are admitted all together or not at all, so a trace is
 // never exported with its root span missing.
 //
@@ -129,11 +130,12 @@ func (q *queue) wake() {
 }
 
 // waiting returns the number of spans not yet taken, when the oldest of
-// them arrived, and whether the queue is shutting down (flush at once).
+// them arrived, and whether the queue is closed (reaped or shutting down:
+// flush at once, then stop).
 func (q *queue) waiting() (n int, firstAt time.Time, draining bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pending) - q.head, q.firstAt, q.state == queueShutdown
+	return len(q.pending) - q.head, q.firstAt, q.state != queueOpen
 }
 
 // take moves up to maxSpans waiting spans (and at least one, whatever its

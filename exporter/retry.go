@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -69,14 +70,14 @@ func (p retryPolicy) run(ctx context.Context, attempt func(context.Context) erro
 			return err
 		}
 		if ctx.Err() != nil {
-			return errors.Join(errStopped, err)
+			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 		delay, asked := RetryDelay(err)
 		if !asked {
 			delay = p.backoff(n)
 		}
 		if time.Since(start)+delay > p.budget {
-			return errors.Join(errRetryBudgetExhausted, err)
+			return fmt.Errorf("%w: %w", errRetryBudgetExhausted, err)
 		}
 		onRetry(err, delay)
 		if timer == nil {
@@ -88,7 +89,7 @@ func (p retryPolicy) run(ctx context.Context, attempt func(context.Context) erro
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
-			return errors.Join(errStopped, err)
+			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 	}
 }
