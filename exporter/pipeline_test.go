@@ -243,7 +243,9 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 	waitFor(t, 5*time.Second, "both exported", func() bool { return ha.Stats().Exported == 2 })
 }
 
-func contains(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {

@@ -27,8 +27,8 @@ type Registry struct {
 	mu        sync.Mutex
 	pipelines map[string]*pipeline
 	closed    bool
-	janitor   bool          // the reaping goroutine runs
-	done      chan struct{} // closed by ShutdownAll: stops the janitor
+	janitor   bool           // the reaping goroutine runs
+	done      chan struct{}  // closed by ShutdownAll: stops the janitor
 	reaping   sync.WaitGroup // shutdowns of reaped pipelines
 }
 
