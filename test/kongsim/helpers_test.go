@@ -1,0 +1,195 @@
+package kongsim
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	buildOut  []byte
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// probeBinary builds testdata/probe once per test run; the binary's name,
+// kongsim-probe, is the plugin name.
+func probeBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "kongsim-bin-")
+		if buildErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		src := filepath.Join(filepath.Dir(file), "testdata", "probe")
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kongsim-probe"), ".")
+		cmd.Dir = src
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("building probe plugin: %v\n%s", buildErr, buildOut)
+	}
+	return filepath.Join(buildDir, "kongsim-probe")
+}
+
+// testLogger discards the emulator's log unless -v is given.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// upstream is a loopback HTTP server that records what it received.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+	hits int
+}
+
+func newUpstream(t testing.TB, status int) *upstream {
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Clone(context.Background()))
+		u.hits++
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Upstream", "yes")
+		w.WriteHeader(status)
+		io.WriteString(w, "upstream says hi\n")
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) last(t testing.TB) *http.Request {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.reqs) == 0 {
+		t.Fatal("upstream received no request")
+	}
+	return u.reqs[len(u.reqs)-1]
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hits
+}
+
+// refusedAddr returns a loopback address nobody listens on.
+func refusedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// startGateway starts a gateway with the probe plugin and a declarative
+// config given as YAML text.
+func startGateway(t testing.TB, version, yml string) *Gateway {
+	t.Helper()
+	decl, err := ParseDeclarative([]byte(yml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gw, err := StartGateway(ctx, GatewayOptions{
+		Options: Options{Binary: probeBinary(t), KongVersion: version, Logger: testLogger(t)},
+		Config:  decl,
+	})
+	if err != nil {
+		t.Fatalf("StartGateway: %v", err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	return gw
+}
+
+// do sends a request through the gateway and returns response and body.
+func do(t testing.TB, gw *Gateway, method, path string, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, gw.URL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// recordOf waits for the request's log phase and returns its record.
+func recordOf(t testing.TB, gw *Gateway, resp *http.Response) *RequestRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := gw.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle: %v", err)
+	}
+	id := resp.Header.Get("X-Kong-Request-Id")
+	if id == "" {
+		recs := gw.Records()
+		if len(recs) == 0 {
+			t.Fatal("no records")
+		}
+		return recs[len(recs)-1]
+	}
+	rec := gw.Record(id)
+	if rec == nil {
+		t.Fatalf("no record for request %s", id)
+	}
+	return rec
+}
+
+func serviceYAML(upstreamURL, mode string) string {
+	return `_format_version: "3.0"
+services:
+- name: echo
+  url: ` + upstreamURL + `/base
+  routes:
+  - name: echo-route
+    paths: ["/echo"]
+    plugins:
+    - name: kongsim-probe
+      config: {mode: ` + mode + `, tag: "a/b"}
+`
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
+}
