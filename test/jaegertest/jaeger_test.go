@@ -25,10 +25,13 @@ import (
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
+	"github.com/trace-exporter/trace-exporter/test/waterfall"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -577,4 +580,64 @@ func processGone(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
 	return strings.HasPrefix(strings.TrimSpace(rest), "Z")
+}
+
+// TestOtherIngestEndpoints sends through OTLP/gRPC (official client) and
+// Zipkin v2 JSON, and prints what came back as a waterfall.
+func TestOtherIngestEndpoints(t *testing.T) {
+	t.Parallel()
+	j := Start(t)
+
+	g := newGatewayTrace(t, "jaegertest-grpc")
+	conn, err := grpc.NewClient(j.OTLPGRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := coltracepb.NewTraceServiceClient(conn).Export(ctxFor(t, 10*time.Second), g.req)
+	if err != nil || resp.GetPartialSuccess().GetRejectedSpans() != 0 {
+		t.Fatalf("OTLP/gRPC export: %v %v", resp, err)
+	}
+	tr, err := j.WaitTrace(ctxFor(t, 10*time.Second), g.traceID, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGatewayTrace(t, g, tr)
+
+	out := waterfall.String(tr.Waterfall(), waterfall.Options{ASCII: true, BarWidth: 10})
+	t.Logf("\n%s", out)
+	for _, want := range []string{
+		"trace " + g.traceID + "  service=jaegertest-grpc  spans=3  duration=12.35ms",
+		"server GET /anything",
+		"|- client GET echo",
+		"peer=127.0.0.1:9 try=1 error=\"connection refused\"",
+		"`- client GET echo",
+		"status=200 try=2",
+		"parent=" + g.remoteParent,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("waterfall lacks %q", want)
+		}
+	}
+
+	zipkinTrace := hex.EncodeToString(randomBytes(t, 16))
+	zipkin := fmt.Sprintf(`[{"traceId":%q,"id":"00000000000000a1","name":"get /zipkin","kind":"SERVER",
+		"timestamp":%d,"duration":1500,"localEndpoint":{"serviceName":"jaegertest-zipkin"},
+		"tags":{"http.status_code":"201"}}]`, zipkinTrace, time.Now().UnixMicro())
+	zresp, err := http.Post(j.ZipkinURL(), "application/json", strings.NewReader(zipkin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zresp.Body.Close()
+	if zresp.StatusCode != http.StatusAccepted {
+		t.Fatalf("Zipkin POST: HTTP %d", zresp.StatusCode)
+	}
+	ztr, err := j.WaitTrace(ctxFor(t, 10*time.Second), zipkinTrace, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zs := ztr.Spans[0]
+	if zs.OperationName != "get /zipkin" || zs.Kind != "server" || zs.ServiceName != "jaegertest-zipkin" || zs.DurationMicros != 1500 {
+		t.Errorf("Zipkin span read back: %+v", zs)
+	}
 }
