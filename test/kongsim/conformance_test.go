@@ -579,4 +579,3 @@ func TestConfigChangeStartsNewInstanceAndClosesOld(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

@@ -193,3 +193,16 @@ services:
 func equalStrings(a, b []string) bool {
 	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
 }
+
+func mustRequest(method, url string, headers map[string]string) *http.Request {
+	r, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		panic(err)
+	}
+	r.RequestURI = r.URL.RequestURI()
+	r.RemoteAddr = "127.0.0.1:40000"
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	return r
+}

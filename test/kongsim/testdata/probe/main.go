@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/Kong/go-pdk"
-	pb "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"github.com/Kong/go-pdk/server"
+	pb "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
