@@ -3,6 +3,7 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ type otlpHTTPExporter struct {
 	json    bool
 	gzip    bool
 	timeout time.Duration
+	maxBody int // maxOTLPRequestBytes; smaller in tests
 	log     *slog.Logger
 	warn    *throttledLog // partial success warnings (rejected_spans = 0 with a message)
 }
@@ -72,6 +74,7 @@ func newOTLPHTTPExporter(cfg *schema.Config, set Settings) (Exporter, error) {
 		json:    isJSON,
 		gzip:    cfg.Compression == schema.CompressionGzip,
 		timeout: AttemptTimeout(cfg),
+		maxBody: maxOTLPRequestBytes,
 		log:     set.Logger,
 		warn:    newThrottledLog(set.Logger, slog.LevelWarn, "backend warning (partial success)", time.Minute),
 	}
@@ -112,9 +115,12 @@ func (e *otlpHTTPExporter) Export(ctx context.Context, batch Batch) error {
 		putBuffer(body)
 		body = compressed
 	}
-	if n := len(*body); n > maxOTLPRequestBytes {
+	if n := len(*body); n > e.maxBody {
+		// The batcher's byte cap makes this unreachable for protobuf; it
+		// guards JSON of pathological strings. Splitting would resend the
+		// half that succeeded if the other half then failed and was retried.
 		putBuffer(body)
-		return Permanent(fmt.Errorf("request of %d bytes exceeds the OTLP limit of %d", n, maxOTLPRequestBytes))
+		return Permanent(fmt.Errorf("request of %d bytes exceeds the OTLP limit of %d bytes", n, e.maxBody))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
@@ -137,6 +143,11 @@ func (e *otlpHTTPExporter) Export(ctx context.Context, batch Batch) error {
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 			return err // the pipeline is stopping; the retry layer sees its ctx
+		}
+		var badCert *tls.CertificateVerificationError
+		if errors.As(err, &badCert) {
+			// A certificate that does not verify will not verify on retry.
+			return Permanent(fmt.Errorf("POST %s: %w", redactURL(e.url), err))
 		}
 		return Retryable(fmt.Errorf("POST %s: %w", redactURL(e.url), err), 0)
 	}

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -349,5 +350,23 @@ func TestFailureMessagesAreReadFromTheBody(t *testing.T) {
 	}
 	if got := redactURL("https://user:pw@host:4318/v1/traces?token=x"); got != "https://host:4318/v1/traces" {
 		t.Errorf("redactURL: %q", got)
+	}
+}
+
+func TestRequestsOverTheSizeLimitAreDroppedNotSent(t *testing.T) {
+	rc := newOTLPReceiver(t, nil)
+	cfg := testConfig(rc.url())
+	exp, err := newOTLPHTTPExporter(cfg, Settings{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(context.Background())
+	exp.(*otlpHTTPExporter).maxBody = 1000
+	err = exp.Export(context.Background(), *kongLikeBatch(50))
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "exceeds the OTLP limit") {
+		t.Fatalf("err = %v, want a permanent size error", err)
+	}
+	if n := len(rc.snapshot()); n != 0 {
+		t.Fatalf("%d requests sent", n)
 	}
 }

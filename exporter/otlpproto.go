@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"slices"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -68,125 +69,151 @@ const (
 
 // protoEncoder holds scratch space reused across batches; not safe for
 // concurrent use (exporters keep them in a sync.Pool).
+//
+// Strings are checked for valid UTF-8 once, in the sizing pass over the
+// whole batch. When all are valid (the usual case), the writing pass takes
+// their lengths and bytes as they are; otherwise every string is repaired.
 type protoEncoder struct {
 	spanSizes []int
+	sizing    bool // in the sizing pass: check every string
+	invalid   bool // some string of the batch is not valid UTF-8
+}
+
+// strLen is the encoded length of s (see protoEncoder).
+func (e *protoEncoder) strLen(s string) int {
+	if !e.sizing && !e.invalid {
+		return len(s)
+	}
+	if utf8.ValidString(s) {
+		return len(s)
+	}
+	e.invalid = true
+	return validUTF8Len(s)
+}
+
+// appendStr appends s, repaired if the batch has invalid strings.
+func (e *protoEncoder) appendStr(b []byte, s string) []byte {
+	if !e.invalid {
+		return append(b, s...)
+	}
+	return appendValidUTF8(b, s)
 }
 
 // appendTracesRequest appends the ExportTraceServiceRequest for b to dst:
 // one ResourceSpans with one ScopeSpans holding every span.
 func (e *protoEncoder) appendTracesRequest(dst []byte, b *Batch) []byte {
 	e.spanSizes = slices.Grow(e.spanSizes[:0], len(b.Spans))
-	scopeSpans := sizeMessage(fieldScopeSpansScope, sizeScope(b.Scope))
+	e.sizing, e.invalid = true, false
+	scope := e.sizeScope(b.Scope)
+	scopeSpans := sizeField(scope)
 	for i := range b.Spans {
-		n := sizeSpan(&b.Spans[i])
+		n := e.sizeSpan(&b.Spans[i])
 		e.spanSizes = append(e.spanSizes, n)
-		scopeSpans += sizeMessage(fieldScopeSpansSpans, n)
+		scopeSpans += sizeField(n)
 	}
-	resourceSpans := sizeMessage(fieldResourceSpansScopeSpans, scopeSpans)
+	resourceSpans := sizeField(scopeSpans)
 	resource := 0
 	if b.Resource != nil {
-		resource = sizeAttributes(fieldResourceAttributes, b.Resource.Attributes)
-		resourceSpans += sizeMessage(fieldResourceSpansResource, resource)
+		resource = e.sizeAttributes(b.Resource.Attributes)
+		resourceSpans += sizeField(resource)
 	}
-	dst = slices.Grow(dst, sizeMessage(fieldRequestResourceSpans, resourceSpans))
+	e.sizing = false
+	dst = slices.Grow(dst, sizeField(resourceSpans))
 
-	dst = appendMessageHeader(dst, fieldRequestResourceSpans, resourceSpans)
+	dst = appendLenPrefix(dst, tagOf(fieldRequestResourceSpans, protowire.BytesType), resourceSpans)
 	if b.Resource != nil {
-		dst = appendMessageHeader(dst, fieldResourceSpansResource, resource)
-		dst = appendAttributes(dst, fieldResourceAttributes, b.Resource.Attributes)
+		dst = appendLenPrefix(dst, tagOf(fieldResourceSpansResource, protowire.BytesType), resource)
+		dst = e.appendAttributes(dst, tagOf(fieldResourceAttributes, protowire.BytesType), b.Resource.Attributes)
 	}
-	dst = appendMessageHeader(dst, fieldResourceSpansScopeSpans, scopeSpans)
-	dst = appendMessageHeader(dst, fieldScopeSpansScope, sizeScope(b.Scope))
-	dst = appendString(dst, fieldScopeName, b.Scope.Name)
-	dst = appendString(dst, fieldScopeVersion, b.Scope.Version)
+	dst = appendLenPrefix(dst, tagOf(fieldResourceSpansScopeSpans, protowire.BytesType), scopeSpans)
+	dst = appendLenPrefix(dst, tagOf(fieldScopeSpansScope, protowire.BytesType), scope)
+	dst = e.appendString(dst, tagOf(fieldScopeName, protowire.BytesType), b.Scope.Name)
+	dst = e.appendString(dst, tagOf(fieldScopeVersion, protowire.BytesType), b.Scope.Version)
 	for i := range b.Spans {
-		dst = appendMessageHeader(dst, fieldScopeSpansSpans, e.spanSizes[i])
-		dst = appendSpan(dst, &b.Spans[i])
+		dst = appendLenPrefix(dst, tagOf(fieldScopeSpansSpans, protowire.BytesType), e.spanSizes[i])
+		dst = e.appendSpan(dst, &b.Spans[i])
 	}
 	return dst
 }
 
-func sizeScope(s Scope) int {
-	return sizeString(fieldScopeName, s.Name) + sizeString(fieldScopeVersion, s.Version)
+func (e *protoEncoder) sizeScope(s Scope) int {
+	return e.sizeString(s.Name) + e.sizeString(s.Version)
 }
 
-func sizeSpan(s *Span) int {
-	n := sizeBytesField(fieldSpanTraceID, len(s.TraceID)) +
-		sizeBytesField(fieldSpanSpanID, len(s.SpanID)) +
-		sizeString(fieldSpanTraceState, s.TraceState) +
-		sizeString(fieldSpanName, s.Name) +
-		sizeAttributes(fieldSpanAttributes, s.Attributes)
+func (e *protoEncoder) sizeSpan(s *Span) int {
+	n := sizeField(len(s.TraceID)) + sizeField(len(s.SpanID)) +
+		e.sizeString(s.TraceState) + e.sizeString(s.Name) + e.sizeAttributes(s.Attributes)
 	if s.ParentSpanID.IsValid() {
-		n += sizeBytesField(fieldSpanParentSpanID, len(s.ParentSpanID))
+		n += sizeField(len(s.ParentSpanID))
 	}
 	if s.Kind != 0 {
-		n += protowire.SizeTag(fieldSpanKind) + protowire.SizeVarint(uint64(s.Kind))
+		n += 1 + protowire.SizeVarint(uint64(s.Kind))
 	}
 	if s.StartUnixNano != 0 {
-		n += protowire.SizeTag(fieldSpanStartTime) + protowire.SizeFixed64()
+		n += 1 + 8
 	}
 	if s.EndUnixNano != 0 {
-		n += protowire.SizeTag(fieldSpanEndTime) + protowire.SizeFixed64()
+		n += 1 + 8
 	}
 	if s.DroppedAttributes != 0 {
-		n += protowire.SizeTag(fieldSpanDroppedAttributes) + protowire.SizeVarint(uint64(s.DroppedAttributes))
+		n += 1 + protowire.SizeVarint(uint64(s.DroppedAttributes))
 	}
 	for i := range s.Events {
-		n += sizeMessage(fieldSpanEvents, sizeEvent(&s.Events[i]))
+		n += sizeField(e.sizeEvent(&s.Events[i]))
 	}
 	if s.Status != 0 || s.StatusMessage != "" {
-		n += sizeMessage(fieldSpanStatus, sizeStatus(s))
+		n += sizeField(e.sizeStatus(s))
 	}
 	if s.Flags != 0 {
-		n += protowire.SizeTag(fieldSpanFlags) + protowire.SizeFixed32()
+		n += 2 + 4 // field 16 needs a two-byte tag
 	}
 	return n
 }
 
 // appendSpan writes the fields of a Span message in field-number order.
-func appendSpan(b []byte, s *Span) []byte {
-	b = protowire.AppendTag(b, fieldSpanTraceID, protowire.BytesType)
-	b = protowire.AppendBytes(b, s.TraceID[:])
-	b = protowire.AppendTag(b, fieldSpanSpanID, protowire.BytesType)
-	b = protowire.AppendBytes(b, s.SpanID[:])
-	b = appendString(b, fieldSpanTraceState, s.TraceState)
+func (e *protoEncoder) appendSpan(b []byte, s *Span) []byte {
+	b = appendLenPrefix(b, tagOf(fieldSpanTraceID, protowire.BytesType), len(s.TraceID))
+	b = append(b, s.TraceID[:]...)
+	b = appendLenPrefix(b, tagOf(fieldSpanSpanID, protowire.BytesType), len(s.SpanID))
+	b = append(b, s.SpanID[:]...)
+	b = e.appendString(b, tagOf(fieldSpanTraceState, protowire.BytesType), s.TraceState)
 	if s.ParentSpanID.IsValid() {
-		b = protowire.AppendTag(b, fieldSpanParentSpanID, protowire.BytesType)
-		b = protowire.AppendBytes(b, s.ParentSpanID[:])
+		b = appendLenPrefix(b, tagOf(fieldSpanParentSpanID, protowire.BytesType), len(s.ParentSpanID))
+		b = append(b, s.ParentSpanID[:]...)
 	}
-	b = appendString(b, fieldSpanName, s.Name)
+	b = e.appendString(b, tagOf(fieldSpanName, protowire.BytesType), s.Name)
 	if s.Kind != 0 {
-		b = protowire.AppendTag(b, fieldSpanKind, protowire.VarintType)
+		b = append(b, tagOf(fieldSpanKind, protowire.VarintType))
 		b = protowire.AppendVarint(b, uint64(s.Kind))
 	}
 	if s.StartUnixNano != 0 {
-		b = protowire.AppendTag(b, fieldSpanStartTime, protowire.Fixed64Type)
+		b = append(b, tagOf(fieldSpanStartTime, protowire.Fixed64Type))
 		b = protowire.AppendFixed64(b, s.StartUnixNano)
 	}
 	if s.EndUnixNano != 0 {
-		b = protowire.AppendTag(b, fieldSpanEndTime, protowire.Fixed64Type)
+		b = append(b, tagOf(fieldSpanEndTime, protowire.Fixed64Type))
 		b = protowire.AppendFixed64(b, s.EndUnixNano)
 	}
-	b = appendAttributes(b, fieldSpanAttributes, s.Attributes)
+	b = e.appendAttributes(b, tagOf(fieldSpanAttributes, protowire.BytesType), s.Attributes)
 	if s.DroppedAttributes != 0 {
-		b = protowire.AppendTag(b, fieldSpanDroppedAttributes, protowire.VarintType)
+		b = append(b, tagOf(fieldSpanDroppedAttributes, protowire.VarintType))
 		b = protowire.AppendVarint(b, uint64(s.DroppedAttributes))
 	}
 	for i := range s.Events {
 		ev := &s.Events[i]
-		b = appendMessageHeader(b, fieldSpanEvents, sizeEvent(ev))
+		b = appendLenPrefix(b, tagOf(fieldSpanEvents, protowire.BytesType), e.sizeEvent(ev))
 		if ev.TimeUnixNano != 0 {
-			b = protowire.AppendTag(b, fieldEventTime, protowire.Fixed64Type)
+			b = append(b, tagOf(fieldEventTime, protowire.Fixed64Type))
 			b = protowire.AppendFixed64(b, ev.TimeUnixNano)
 		}
-		b = appendString(b, fieldEventName, ev.Name)
-		b = appendAttributes(b, fieldEventAttributes, ev.Attributes)
+		b = e.appendString(b, tagOf(fieldEventName, protowire.BytesType), ev.Name)
+		b = e.appendAttributes(b, tagOf(fieldEventAttributes, protowire.BytesType), ev.Attributes)
 	}
 	if s.Status != 0 || s.StatusMessage != "" {
-		b = appendMessageHeader(b, fieldSpanStatus, sizeStatus(s))
-		b = appendString(b, fieldStatusMessage, s.StatusMessage)
+		b = appendLenPrefix(b, tagOf(fieldSpanStatus, protowire.BytesType), e.sizeStatus(s))
+		b = e.appendString(b, tagOf(fieldStatusMessage, protowire.BytesType), s.StatusMessage)
 		if s.Status != 0 {
-			b = protowire.AppendTag(b, fieldStatusCode, protowire.VarintType)
+			b = append(b, tagOf(fieldStatusCode, protowire.VarintType))
 			b = protowire.AppendVarint(b, uint64(s.Status))
 		}
 	}
@@ -197,123 +224,132 @@ func appendSpan(b []byte, s *Span) []byte {
 	return b
 }
 
-func sizeEvent(ev *Event) int {
-	n := sizeString(fieldEventName, ev.Name) + sizeAttributes(fieldEventAttributes, ev.Attributes)
+func (e *protoEncoder) sizeEvent(ev *Event) int {
+	n := e.sizeString(ev.Name) + e.sizeAttributes(ev.Attributes)
 	if ev.TimeUnixNano != 0 {
-		n += protowire.SizeTag(fieldEventTime) + protowire.SizeFixed64()
+		n += 1 + 8
 	}
 	return n
 }
 
-func sizeStatus(s *Span) int {
-	n := sizeString(fieldStatusMessage, s.StatusMessage)
+func (e *protoEncoder) sizeStatus(s *Span) int {
+	n := e.sizeString(s.StatusMessage)
 	if s.Status != 0 {
-		n += protowire.SizeTag(fieldStatusCode) + protowire.SizeVarint(uint64(s.Status))
+		n += 1 + protowire.SizeVarint(uint64(s.Status))
 	}
 	return n
 }
 
 // sizeAttributes is the size of a repeated KeyValue field.
-func sizeAttributes(field protowire.Number, attrs []Attribute) int {
+func (e *protoEncoder) sizeAttributes(attrs []Attribute) int {
 	n := 0
 	for i := range attrs {
-		n += sizeMessage(field, sizeKeyValue(&attrs[i]))
+		n += sizeField(e.sizeKeyValue(&attrs[i]))
 	}
 	return n
 }
 
-func appendAttributes(b []byte, field protowire.Number, attrs []Attribute) []byte {
+func (e *protoEncoder) appendAttributes(b []byte, tag byte, attrs []Attribute) []byte {
 	for i := range attrs {
 		a := &attrs[i]
-		b = appendMessageHeader(b, field, sizeKeyValue(a))
-		b = appendString(b, fieldKeyValueKey, a.Key)
-		b = appendMessageHeader(b, fieldKeyValueValue, sizeAnyValue(&a.Value))
-		b = appendAnyValue(b, &a.Value)
+		value := e.sizeAnyValue(&a.Value)
+		b = appendLenPrefix(b, tag, e.sizeString(a.Key)+sizeField(value))
+		b = e.appendString(b, tagOf(fieldKeyValueKey, protowire.BytesType), a.Key)
+		b = appendLenPrefix(b, tagOf(fieldKeyValueValue, protowire.BytesType), value)
+		b = e.appendAnyValue(b, &a.Value)
 	}
 	return b
 }
 
-func sizeKeyValue(a *Attribute) int {
-	return sizeString(fieldKeyValueKey, a.Key) + sizeMessage(fieldKeyValueValue, sizeAnyValue(&a.Value))
+func (e *protoEncoder) sizeKeyValue(a *Attribute) int {
+	return e.sizeString(a.Key) + sizeField(e.sizeAnyValue(&a.Value))
 }
 
 // sizeAnyValue: oneof members are written even when zero.
-func sizeAnyValue(v *Value) int {
+func (e *protoEncoder) sizeAnyValue(v *Value) int {
 	switch v.Type {
 	case TypeString:
-		return protowire.SizeTag(fieldAnyString) + protowire.SizeBytes(validUTF8Len(v.str))
+		return sizeField(e.strLen(v.str))
 	case TypeBool:
-		return protowire.SizeTag(fieldAnyBool) + 1
+		return 1 + 1
 	case TypeInt:
-		return protowire.SizeTag(fieldAnyInt) + protowire.SizeVarint(v.num)
+		return 1 + protowire.SizeVarint(v.num)
 	case TypeFloat:
-		return protowire.SizeTag(fieldAnyDouble) + protowire.SizeFixed64()
+		return 1 + 8
 	case TypeStringSlice:
-		return sizeMessage(fieldAnyArray, sizeStringArray(v.strs))
+		return sizeField(e.sizeStringArray(v.strs))
 	}
 	return 0
 }
 
-func sizeStringArray(strs []string) int {
+func (e *protoEncoder) sizeStringArray(strs []string) int {
 	n := 0
 	for _, s := range strs {
-		n += sizeMessage(fieldArrayValues, protowire.SizeTag(fieldAnyString)+protowire.SizeBytes(validUTF8Len(s)))
+		n += sizeField(sizeField(e.strLen(s)))
 	}
 	return n
 }
 
-func appendAnyValue(b []byte, v *Value) []byte {
+func (e *protoEncoder) appendAnyValue(b []byte, v *Value) []byte {
 	switch v.Type {
 	case TypeString:
-		b = protowire.AppendTag(b, fieldAnyString, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(validUTF8Len(v.str)))
-		b = appendValidUTF8(b, v.str)
+		b = appendLenPrefix(b, tagOf(fieldAnyString, protowire.BytesType), e.strLen(v.str))
+		b = e.appendStr(b, v.str)
 	case TypeBool:
-		b = protowire.AppendTag(b, fieldAnyBool, protowire.VarintType)
-		b = protowire.AppendVarint(b, v.num&1)
+		b = append(b, tagOf(fieldAnyBool, protowire.VarintType), byte(v.num&1))
 	case TypeInt:
-		b = protowire.AppendTag(b, fieldAnyInt, protowire.VarintType)
+		b = append(b, tagOf(fieldAnyInt, protowire.VarintType))
 		b = protowire.AppendVarint(b, v.num)
 	case TypeFloat:
-		b = protowire.AppendTag(b, fieldAnyDouble, protowire.Fixed64Type)
+		b = append(b, tagOf(fieldAnyDouble, protowire.Fixed64Type))
 		b = protowire.AppendFixed64(b, v.num)
 	case TypeStringSlice:
-		b = appendMessageHeader(b, fieldAnyArray, sizeStringArray(v.strs))
+		b = appendLenPrefix(b, tagOf(fieldAnyArray, protowire.BytesType), e.sizeStringArray(v.strs))
 		for _, s := range v.strs {
-			n := validUTF8Len(s)
-			b = appendMessageHeader(b, fieldArrayValues, protowire.SizeTag(fieldAnyString)+protowire.SizeBytes(n))
-			b = protowire.AppendTag(b, fieldAnyString, protowire.BytesType)
-			b = protowire.AppendVarint(b, uint64(n))
-			b = appendValidUTF8(b, s)
+			n := e.strLen(s)
+			b = appendLenPrefix(b, tagOf(fieldArrayValues, protowire.BytesType), sizeField(n))
+			b = appendLenPrefix(b, tagOf(fieldAnyString, protowire.BytesType), n)
+			b = e.appendStr(b, s)
 		}
 	}
 	return b
 }
 
-// sizeMessage is the size of a length-delimited field holding n bytes.
-func sizeMessage(field protowire.Number, n int) int {
-	return protowire.SizeTag(field) + protowire.SizeBytes(n)
+// tagOf is the one-byte tag of fields 1 to 15 (every field here but
+// Span.flags); with constant arguments it folds to a constant.
+func tagOf(field protowire.Number, typ protowire.Type) byte {
+	return byte(field)<<3 | byte(typ)
 }
 
-func sizeBytesField(field protowire.Number, n int) int { return sizeMessage(field, n) }
+// sizeField is the size of a length-delimited field of n bytes with a
+// one-byte tag.
+func sizeField(n int) int {
+	if n < 0x80 {
+		return 2 + n
+	}
+	return 1 + protowire.SizeVarint(uint64(n)) + n
+}
 
-func appendMessageHeader(b []byte, field protowire.Number, n int) []byte {
-	b = protowire.AppendTag(b, field, protowire.BytesType)
-	return protowire.AppendVarint(b, uint64(n))
+// appendLenPrefix writes a one-byte tag and the length n.
+func appendLenPrefix(b []byte, tag byte, n int) []byte {
+	if n < 0x80 {
+		return append(b, tag, byte(n))
+	}
+	return protowire.AppendVarint(append(b, tag), uint64(n))
 }
 
 // sizeString: proto3 omits empty strings outside a oneof.
-func sizeString(field protowire.Number, s string) int {
+func (e *protoEncoder) sizeString(s string) int {
 	if s == "" {
 		return 0
 	}
-	return sizeMessage(field, validUTF8Len(s))
+	return sizeField(e.strLen(s))
 }
 
-func appendString(b []byte, field protowire.Number, s string) []byte {
+func (e *protoEncoder) appendString(b []byte, tag byte, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = appendMessageHeader(b, field, validUTF8Len(s))
-	return appendValidUTF8(b, s)
+	b = appendLenPrefix(b, tag, e.strLen(s))
+	return e.appendStr(b, s)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,9 +130,10 @@ func TestBatchesAreCutByBytes(t *testing.T) {
 }
 
 func TestEstimateCoversProtobufSize(t *testing.T) {
+	enc := &protoEncoder{sizing: true}
 	for _, s := range append(kongLikeBatch(4).Spans, richBatch().Spans...) {
-		if est, enc := estimateSpanBytes(&s), sizeSpan(&s)+3; est < enc {
-			t.Errorf("span %q: estimate %d below its encoded size %d", s.Name, est, enc)
+		if est, encoded := estimateSpanBytes(&s), enc.sizeSpan(&s)+3; est < encoded {
+			t.Errorf("span %q: estimate %d below its encoded size %d", s.Name, est, encoded)
 		}
 	}
 }
@@ -233,7 +235,7 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 		t.Fatalf("%d pipelines, want 4", n)
 	}
 	for _, ps := range reg.Stats() {
-		if contains(ps.Name, "Bearer") {
+		if strings.Contains(ps.Name, "Bearer") {
 			t.Fatalf("pipeline name leaks a header: %q", ps.Name)
 		}
 	}
@@ -241,19 +243,6 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 	ha.Enqueue(testSpans(1))
 	hb.Enqueue(testSpans(1))
 	waitFor(t, 5*time.Second, "both exported", func() bool { return ha.Stats().Exported == 2 })
-}
-
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestIdlePipelineIsReapedAndHandleReacquires(t *testing.T) {

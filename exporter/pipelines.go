@@ -67,6 +67,9 @@ var DefaultRegistry = NewRegistry(RegistryOptions{})
 // DefaultRegistry, creating the pipeline if needed.
 func Acquire(cfg *schema.Config) (*Handle, error) { return DefaultRegistry.Acquire(cfg) }
 
+// AllStats returns the counters of every pipeline of DefaultRegistry.
+func AllStats() []PipelineStats { return DefaultRegistry.Stats() }
+
 // ShutdownAll flushes and stops every pipeline of DefaultRegistry.
 func ShutdownAll(ctx context.Context) error { return DefaultRegistry.ShutdownAll(ctx) }
 
