@@ -3,6 +3,7 @@ package jaegertest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +85,41 @@ func TestRepoRootFindsTheBuildScript(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "tools", "jaeger", "config.yaml")); err != nil {
 		t.Errorf("root %s has no tools/jaeger/config.yaml: %v", root, err)
+	}
+}
+
+// TestBuildScriptSkipsWhenBuilt runs the real tools/jaeger/build.sh on the
+// binary the other tests use: it must recognise it (same Jaeger version as
+// tools/jaeger/go.mod) and return at once without rebuilding.
+func TestBuildScriptSkipsWhenBuilt(t *testing.T) {
+	if os.Getenv(envBinary) != "" {
+		t.Skip("JAEGER_BIN points elsewhere")
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := EnsureBinary(context.Background(), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := exec.Command("sh", filepath.Join(root, "tools", "jaeger", "build.sh")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("build.sh: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "already built at "+bin) {
+		t.Errorf("build.sh output: %q", out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("build.sh took %v for an existing binary", d)
+	}
+	after, err := os.Stat(bin)
+	if err != nil || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("binary was rewritten: %v", err)
 	}
 }
