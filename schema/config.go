@@ -57,7 +57,6 @@ type Config struct {
 	CaptureResponseHeaders  []string     `json:"capture_response_headers"`
 	MaxAttributes           int          `json:"max_attributes"`
 	MaxAttributeValueLength int          `json:"max_attribute_value_length"`
-	PhaseSpans              bool         `json:"phase_spans"`
 }
 
 // Queue mirrors Kong's generic queue record (kong/tools/queue_schema.lua).

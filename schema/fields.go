@@ -116,7 +116,6 @@ var configFields = []Field{
 	{Name: "capture_response_headers", Type: "array", Elements: stringType, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
 	{Name: "max_attributes", Type: "integer", Between: between(1, 1000), Doc: "Attributes per span; more are dropped and counted."},
 	{Name: "max_attribute_value_length", Type: "integer", Between: between(16, 1<<20), Doc: "Characters per string attribute value; longer values are truncated."},
-	{Name: "phase_spans", Type: "boolean", Doc: "Add spans for Kong's phases (access, header_filter, body_filter). Costs one PDK call per phase in the log handler."},
 }
 
 // Fields returns the configuration's field tree with defaults filled in from

@@ -1,0 +1,36 @@
+# trace-exporter: a Kong Gateway external plugin (Go, go-pdk) exporting traces.
+#
+#   make build    the plugin binary: bin/trace-exporter
+#   make test     everything CI runs: vet, unit, emulator, end-to-end (Jaeger) and fault tests
+#   make demo     the plugin under the Kong emulator proxying real HTTP, traces printed as they arrive
+#   make bench    side-by-side benchmarks (see BENCHMARKS.md)
+#
+# Only Go is needed: Jaeger is built from the Go module proxy into .cache/ (git-ignored) on first use.
+
+GO        ?= go
+BIN       := bin/trace-exporter
+JAEGER    := .cache/bin/jaeger
+TEST_TIMEOUT ?= 60m
+BENCH_TIME   ?= 1s
+
+.PHONY: build test vet unit jaeger bench demo legacy clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) .
+
+jaeger:
+	tools/jaeger/build.sh
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+test: vet jaeger build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m ./... | tee .cache/bench.txt
+
+clean:
+	rm -rf bin .cache/bench.txt

@@ -1,0 +1,136 @@
+// Command trace-exporter is a Kong Gateway external plugin (go-pdk embedded
+// server, ProtoBuf protocol) that exports a trace of every proxied request.
+//
+// Kong starts it with `trace-exporter -kong-prefix <prefix>` and asks for
+// its description with `trace-exporter -dump`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/Kong/go-pdk/server"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin"
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+// Environment knobs of the plugin server process (Kong passes its own
+// environment to the start command).
+const (
+	envLogLevel        = "TRACE_EXPORTER_LOG_LEVEL"        // debug, info (default), warn, error
+	envShutdownTimeout = "TRACE_EXPORTER_SHUTDOWN_TIMEOUT" // Go duration; default 5s
+)
+
+func main() {
+	configureLogging()
+	// go-pdk registers -kong-prefix, -dump and -help on the default flag set
+	// and parses it again in StartServer; parsing here first lets us answer
+	// -dump ourselves.
+	flag.Parse()
+	if dumpRequested() {
+		if err := writeDump(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "trace-exporter: -dump:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	go flushOnSignal(shutdownTimeout())
+	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
+		slog.Error("plugin server stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func dumpRequested() bool {
+	f := flag.Lookup("dump")
+	return f != nil && f.Value.String() == "true"
+}
+
+// writeDump prints the plugin description Kong reads through query_cmd. We
+// answer -dump ourselves because go-pdk derives the schema by reflection,
+// with types only: no defaults, enums or ranges. Kong would then neither fill
+// defaults nor refuse bad values when a config is written. The shape is
+// go-pdk's (Protocol, SocketPath, Plugins[{Name, Phases, Version, Priority,
+// Schema}]) so Kong 3.0–3.9 read it unchanged.
+func writeDump(w *os.File) error {
+	name := pluginName()
+	prefix := "/usr/local/kong"
+	if f := flag.Lookup("kong-prefix"); f != nil {
+		prefix = f.Value.String()
+	}
+	info := map[string]any{
+		"Protocol":   "ProtoBuf:1",
+		"SocketPath": filepath.Join(prefix, name+".socket"),
+		"Plugins": []any{map[string]any{
+			"Name":     name,
+			"Phases":   plugin.Phases(),
+			"Version":  plugin.Version,
+			"Priority": plugin.Priority,
+			"Schema":   schema.KongSchema(name),
+		}},
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(info)
+}
+
+// pluginName is the executable's base name, as go-pdk names the plugin and
+// its socket.
+func pluginName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "trace-exporter"
+	}
+	return filepath.Base(exe)
+}
+
+// flushOnSignal flushes every pipeline when Kong stops or reloads (both send
+// SIGTERM; go-pdk installs no handler, so the default would drop everything
+// queued), then exits 0.
+func flushOnSignal(timeout time.Duration) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	sig := <-sigs
+	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := exporter.ShutdownAll(ctx); err != nil {
+		slog.Warn("shutdown did not complete", "error", err)
+	}
+	os.Exit(0)
+}
+
+func shutdownTimeout() time.Duration {
+	if v := os.Getenv(envShutdownTimeout); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+		slog.Warn("ignoring invalid "+envShutdownTimeout, "value", v)
+	}
+	return 5 * time.Second
+}
+
+func configureLogging() {
+	level := slog.LevelInfo
+	switch strings.ToLower(os.Getenv(envLogLevel)) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	// Kong logs each line of the plugin server's output at info level
+	// prefixed with the plugin name and pid; keep lines single and textual.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+}

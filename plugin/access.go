@@ -1,0 +1,159 @@
+package plugin
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/trace-exporter/trace-exporter/plugin/propagation"
+)
+
+// W3C trace flags carried in traceIDs.flags.
+const (
+	flagSampled = 0x01
+	flagRandom  = 0x02
+)
+
+// access is the Access handler: read the incoming context, decide sampling,
+// choose the root and upstream span ids, propagate, and hand the ids to the
+// log phase. Its PDK budget (DESIGN §3):
+//  1. read: one kong.request.get_header when one header carries the
+//     configured formats, else one kong.request.get_headers (none when
+//     nothing is extracted);
+//  2. write: one kong.service.request.set_headers for every injected
+//     header (plus one clear_header per propagation.clear entry);
+//  3. hand-off: one kong.log.set_serialize_value;
+//
+// and one kong.response.set_header when http_response_header_for_traceid is
+// set.
+func (rt *runtime) access(k kongCaller) {
+	if rt.accessOff {
+		return
+	}
+	in, err := rt.readIncoming(k)
+	if err != nil {
+		Counters.PDKErrors.Add(1)
+		return
+	}
+	traceID, newTrace := in.TraceID, !in.TraceID.IsValid()
+	if newTrace {
+		traceID = newTraceID()
+	}
+	sampled := rt.sampler.ShouldSample(in, traceID)
+	rt.decisions.record(sampled)
+
+	ids := traceIDs{trace: traceID, root: newSpanID(), upstream: newSpanID(), traceState: in.TraceState}
+	if !newTrace {
+		ids.parent = in.SpanID
+	}
+	out := in.Child(traceID, ids.upstream, ids.root, sampled)
+	if newTrace {
+		out.Random = true // our ids are random: W3C level 2 lets samplers rely on it
+	}
+	if sampled {
+		ids.flags |= flagSampled
+	}
+	if out.Random {
+		ids.flags |= flagRandom
+	}
+	ids.traceState = out.TraceState
+
+	for _, name := range rt.prop.ClearHeaders {
+		if err := callClearUpstreamHeader(k, name); err != nil {
+			Counters.PDKErrors.Add(1)
+			return
+		}
+	}
+	var buf [8]propagation.Header
+	if headers := rt.prop.Inject(buf[:0], out); len(headers) > 0 {
+		if err := callSetUpstreamHeaders(k, headerStruct(headers)); err != nil {
+			Counters.PDKErrors.Add(1)
+			return
+		}
+	}
+	h := handoff{ids: ids, accessUnixMs: time.Now().UnixMilli()}
+	if err := callSetSerializeValue(k, handoffKey, h.encode()); err != nil {
+		Counters.PDKErrors.Add(1)
+		return
+	}
+	if name := rt.cfg.HTTPResponseHeaderForTraceID; name != "" {
+		if err := callSetResponseHeader(k, name, traceID.String()); err != nil {
+			Counters.PDKErrors.Add(1)
+		}
+	}
+}
+
+// readIncoming extracts the caller's context with at most one PDK call.
+func (rt *runtime) readIncoming(k kongCaller) (propagation.SpanContext, error) {
+	if len(rt.prop.Headers()) == 0 {
+		return propagation.SpanContext{}, nil
+	}
+	if name, ok := rt.prop.SingleHeader(); ok {
+		v, err := callGetHeader(k, name)
+		if err != nil {
+			return propagation.SpanContext{}, err
+		}
+		in, _ := rt.prop.Extract(propagation.SingleHeader{Name: name, Value: v})
+		return in, nil
+	}
+	s, err := callGetHeaders(k)
+	if err != nil {
+		return propagation.SpanContext{}, err
+	}
+	in, _ := rt.prop.Extract(propagation.StructHeaders{S: s})
+	return in, nil
+}
+
+func headerStruct(headers []propagation.Header) *structpb.Struct {
+	fields := make(map[string]*structpb.Value, len(headers))
+	for _, h := range headers {
+		fields[h.Name] = structpb.NewStringValue(h.Value)
+	}
+	return &structpb.Struct{Fields: fields}
+}
+
+// resolveIDs returns the request's ids and head decision: those the access
+// phase handed over, or, when it did not run (no route matched, or a plugin
+// with a higher priority ended the request), ones chosen now from the
+// incoming headers saved in the payload, with the same sampling rules.
+func (rt *runtime) resolveIDs(e *logEntry) (traceIDs, bool) {
+	if e.handoff != "" {
+		h, err := decodeHandoff(e.handoff)
+		if err == nil {
+			return h.ids, h.sampled()
+		}
+		Counters.HandoffInvalid.Add(1)
+	}
+	var in propagation.SpanContext
+	if len(e.propagationHeaders) > 0 {
+		in, _ = rt.prop.Extract(savedHeaders(e.propagationHeaders))
+	}
+	ids := traceIDs{trace: in.TraceID, root: newSpanID(), traceState: in.TraceState}
+	if ids.trace.IsValid() {
+		ids.parent = in.SpanID
+	} else {
+		ids.trace = newTraceID()
+		ids.traceState = ""
+	}
+	sampled := rt.sampler.ShouldSample(in, ids.trace)
+	if sampled {
+		ids.flags |= flagSampled
+	}
+	return ids, sampled
+}
+
+// savedHeaders reads headers kept from the serialize payload.
+type savedHeaders []capturedHeader
+
+func (s savedHeaders) Get(name string) string {
+	for _, h := range s {
+		if h.name == name {
+			if len(h.values) == 1 {
+				return h.values[0]
+			}
+			return strings.Join(h.values, ",")
+		}
+	}
+	return ""
+}

@@ -1,0 +1,57 @@
+package plugin
+
+import "unsafe"
+
+// arena holds the strings of one request's spans in a few large byte
+// slices instead of one allocation per attribute value. The strings point
+// into chunks that are never written again once handed out, so they stay
+// valid and immutable for as long as a span references them.
+type arena struct {
+	buf []byte
+}
+
+func newArena(size int) arena { return arena{buf: make([]byte, 0, size)} }
+
+// reserve makes room for n more bytes without moving bytes already handed
+// out: a full chunk is left to the strings that use it and a new one starts.
+func (a *arena) reserve(n int) {
+	if cap(a.buf)-len(a.buf) >= n {
+		return
+	}
+	size := 2 * cap(a.buf)
+	if size < n {
+		size = n
+	}
+	if size < 256 {
+		size = 256
+	}
+	a.buf = make([]byte, 0, size)
+}
+
+// bytes copies b into the arena.
+func (a *arena) bytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	a.reserve(len(b))
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}
+
+// concat joins parts into one arena string.
+func (a *arena) concat(parts ...string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return ""
+	}
+	a.reserve(n)
+	start := len(a.buf)
+	for _, p := range parts {
+		a.buf = append(a.buf, p...)
+	}
+	return unsafe.String(&a.buf[start], n)
+}

@@ -1,0 +1,141 @@
+package plugin
+
+import (
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+var parsers fastjson.ParserPool
+
+// log is the Log handler. Its PDK budget: one call (kong.log.serialize) for
+// every request that becomes spans. When most requests are unsampled (see
+// decisionStats) it first makes one small call for the hand-off instead, so
+// a dropped request never costs a serialize:
+//   - unsampled, no tail rule: 1 small call;
+//   - unsampled, status rule on: 2 small calls (the status is not in the
+//     hand-off: it is unknown in the access phase);
+//   - sampled in that mode: the small call, then serialize.
+//
+// Every call it makes is one Kong serves from saved data in its log timer.
+func (rt *runtime) log(k kongCaller) {
+	Counters.Requests.Add(1)
+	if rt.decisions.probeFirst() && rt.dropUnsampled(k) {
+		return
+	}
+	payload, err := callSerialize(k)
+	if err != nil {
+		Counters.PDKErrors.Add(1)
+		return
+	}
+	rt.logPayload(payload)
+}
+
+// logPayload turns one serialize payload into spans and queues them.
+func (rt *runtime) logPayload(payload string) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	a := newArena(len(payload) / 4)
+	e, err := parseSerialized(p, payload, &rt.wants, &a)
+	if err != nil {
+		countPayloadError(err)
+		return
+	}
+	ids, sampled := rt.resolveIDs(e)
+	if !sampled {
+		if !rt.tailKeeps(e.status, e.latRequest) {
+			Counters.Unsampled.Add(1)
+			return
+		}
+		Counters.TailKept.Add(1)
+	}
+	spans := buildSpans(e, &ids, &rt.spanOpts, &a)
+	Counters.SpansBuilt.Add(int64(len(spans)))
+	if !rt.pipe.Enqueue(spans) {
+		Counters.QueueRejected.Add(1)
+	}
+}
+
+func countPayloadError(err error) {
+	switch err {
+	case errStream:
+		Counters.PayloadStream.Add(1)
+	case errTooLarge:
+		Counters.PayloadTooLarge.Add(1)
+	default:
+		Counters.PayloadInvalid.Add(1)
+	}
+}
+
+// dropUnsampled reads the hand-off with one small call and reports whether
+// the request is unsampled and kept by no tail rule.
+func (rt *runtime) dropUnsampled(k kongCaller) bool {
+	v, err := callGetSerializeValues(k)
+	if err != nil {
+		// The same data feeds serialize: it would fail too.
+		Counters.PDKErrors.Add(1)
+		return true
+	}
+	s, ok := handoffFromSerializeValues(v)
+	if !ok {
+		return false // access did not run: decide from the payload
+	}
+	h, err := decodeHandoff(s)
+	if err != nil || h.sampled() {
+		return false
+	}
+	// The log timer runs right after the response, so the time since the
+	// access phase bounds the request's latency from below.
+	if lat := rt.tail.LatencyMs; lat > 0 && time.Now().UnixMilli()-h.accessUnixMs >= int64(lat) {
+		return false
+	}
+	if min := rt.tail.StatusCodeMin; min > 0 {
+		status, err := callGetStatus(k)
+		if err != nil || status >= min {
+			return false
+		}
+	}
+	Counters.Unsampled.Add(1)
+	return true
+}
+
+func (rt *runtime) tailKeeps(status int, latencyMs float64) bool {
+	t := rt.tail
+	return (t.StatusCodeMin > 0 && status >= t.StatusCodeMin) ||
+		(t.LatencyMs > 0 && latencyMs >= float64(t.LatencyMs))
+}
+
+// decisionStats tracks the share of unsampled requests an instance's access
+// phase decided, to choose the log handler's first call: serialize when most
+// requests are kept, the small hand-off probe when most are dropped. The
+// probe costs about a tenth of a serialize, so it pays when more than a
+// fifth of the requests are unsampled.
+type decisionStats struct {
+	mu        sync.Mutex
+	total     int
+	unsampled int
+	probe     bool
+}
+
+const decisionWindow = 256
+
+func (d *decisionStats) record(sampled bool) {
+	d.mu.Lock()
+	d.total++
+	if !sampled {
+		d.unsampled++
+	}
+	if d.total >= decisionWindow {
+		d.probe = d.unsampled*5 > d.total
+		d.total, d.unsampled = 0, 0
+	}
+	d.mu.Unlock()
+}
+
+func (d *decisionStats) probeFirst() bool {
+	d.mu.Lock()
+	p := d.probe
+	d.mu.Unlock()
+	return p
+}

@@ -1,0 +1,111 @@
+package plugin
+
+import (
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+)
+
+const redacted = "REDACTED"
+
+// redactQuery replaces the values of sensitive query parameters. Names are
+// compared case-insensitively, after percent-decoding. The query is returned
+// unchanged (no copy) when nothing matches, which is the common case.
+func redactQuery(query string, names []string, a *arena) string {
+	if len(names) == 0 || query == "" {
+		return query
+	}
+	if !queryHasAny(query, names) {
+		return query
+	}
+	parts := strings.Split(query, "&")
+	for i, pair := range parts {
+		key, _, _ := strings.Cut(pair, "=")
+		if key != "" && sensitiveParam(key, names) {
+			parts[i] = key + "=" + redacted
+		}
+	}
+	return a.concat(strings.Join(parts, "&"))
+}
+
+func queryHasAny(query string, names []string) bool {
+	rest := query
+	for rest != "" {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if sensitiveParam(key, names) {
+			return true
+		}
+	}
+	return false
+}
+
+func sensitiveParam(key string, names []string) bool {
+	if strings.IndexByte(key, '%') >= 0 || strings.IndexByte(key, '+') >= 0 {
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+	}
+	// "token[]" and "token[0]" are the same parameter to most frameworks.
+	if i := strings.IndexByte(key, '['); i > 0 {
+		key = key[:i]
+	}
+	for _, n := range names {
+		if strings.EqualFold(key, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitAttributes applies max_attributes and max_attribute_value_length, and
+// replaces bytes that are not UTF-8 (OTLP strings must be valid UTF-8; a lone
+// surrogate escape in the payload would otherwise break the whole batch).
+func limitAttributes(s *exporter.Span, o *spanOptions) {
+	if o.maxAttrs > 0 && len(s.Attributes) > o.maxAttrs {
+		s.DroppedAttributes += uint32(len(s.Attributes) - o.maxAttrs)
+		s.Attributes = s.Attributes[:o.maxAttrs:o.maxAttrs]
+	}
+	for i := range s.Attributes {
+		v := &s.Attributes[i].Value
+		switch v.Type {
+		case exporter.TypeString:
+			if str := v.AsString(); needsFix(str, o.maxValueLen) {
+				s.Attributes[i] = exporter.String(s.Attributes[i].Key, fixString(str, o.maxValueLen))
+			}
+		case exporter.TypeStringSlice:
+			vals := v.AsStringSlice()
+			for j, str := range vals {
+				if needsFix(str, o.maxValueLen) {
+					vals[j] = fixString(str, o.maxValueLen)
+				}
+			}
+		}
+	}
+	if needsFix(s.Name, o.maxValueLen) {
+		s.Name = fixString(s.Name, o.maxValueLen)
+	}
+}
+
+func needsFix(s string, max int) bool {
+	return (max > 0 && len(s) > max) || !utf8.ValidString(s)
+}
+
+// fixString makes s valid UTF-8 and at most max bytes, cutting on a rune
+// boundary.
+func fixString(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if max <= 0 || len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
