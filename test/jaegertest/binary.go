@@ -12,16 +12,7 @@ import (
 	"sync"
 )
 
-// Binary policy:
-//   - JAEGER_BIN set: that file is used as is and must exist.
-//   - otherwise <repo>/.cache/bin/jaeger (git-ignored). `make test` builds it
-//     before any test runs (tools/jaeger/build.sh), so tests find it there.
-//   - when it is missing (a plain `go test` on a fresh clone) it is built
-//     once with tools/jaeger/build.sh (~3.5 min cold; the script's file lock
-//     makes concurrent test packages wait for one build), unless
-//     JAEGERTEST_BUILD=0, which turns a missing binary into an error instead.
-//
-// Tests never skip for lack of Jaeger: a skipped end-to-end test proves nothing.
+// The binary policy is described in the package documentation (jaeger.go).
 const (
 	envBinary = "JAEGER_BIN"
 	envBuild  = "JAEGERTEST_BUILD"

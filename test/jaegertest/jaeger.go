@@ -5,7 +5,15 @@
 //	post spans to j.OTLPHTTPURL() / j.OTLPGRPCAddr() / j.ZipkinURL()
 //	tr, err := j.WaitTrace(ctx, traceID, 3)  // typed spans, tags, parents
 //
-// See binary.go for where the binary comes from.
+// Where the binary comes from:
+//   - JAEGER_BIN set: that file, which must exist.
+//   - otherwise <repo>/.cache/bin/jaeger (git-ignored). `make test` runs
+//     tools/jaeger/build.sh before the tests, so it is there.
+//   - missing (a plain `go test` on a fresh clone): built once with
+//     tools/jaeger/build.sh (~3.5 min cold; concurrent test packages wait
+//     for one build), unless JAEGERTEST_BUILD=0 makes that an error.
+//
+// Tests never skip for lack of Jaeger: a skipped end-to-end test proves nothing.
 package jaegertest
 
 import (

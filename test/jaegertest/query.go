@@ -112,8 +112,8 @@ func (c *Client) WaitTrace(ctx context.Context, traceID string, wantSpans int) (
 	}
 }
 
-// FindTraces returns up to limit traces that have a span of service
-// (newest first, as Jaeger orders them), whatever their timestamps.
+// FindTraces returns up to limit traces that have a span of service, in
+// the order Jaeger gives them, whatever their timestamps.
 func (c *Client) FindTraces(ctx context.Context, service string, limit int) ([]*Trace, error) {
 	if service == "" {
 		return nil, errors.New("FindTraces: service is required by Jaeger")
