@@ -134,8 +134,11 @@ func extractB3Multi(h Getter) (SpanContext, outcome) {
 		sc.Sampling, sc.Debug = Sampled, true
 	}
 	if traceID == "" && spanID == "" {
-		if parentID != "" {
+		switch {
+		case parentID != "":
 			return SpanContext{}, malformed
+		case sc.Sampling == NoDecision: // only an ignored X-B3-Flags value
+			return SpanContext{}, absent
 		}
 		return sc, decisionOnly
 	}

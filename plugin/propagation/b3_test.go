@@ -64,6 +64,7 @@ func TestExtractB3(t *testing.T) {
 		{name: "multi bad parent", headers: hm("x-b3-traceid", trace, "x-b3-spanid", span, "x-b3-parentspanid", "xyz"), malformed: true},
 		{name: "multi all-zero trace id", headers: hm("x-b3-traceid", "00000000000000000000000000000000", "x-b3-spanid", span), malformed: true},
 		{name: "multi sampled alone is a decision", headers: hm("x-b3-sampled", "0"), want: SpanContext{Sampling: NotSampled, Format: B3}, ok: true},
+		{name: "multi flags other than 1 alone is nothing", headers: hm("x-b3-flags", "0", "x-b3-sampled", " ")},
 		{name: "multi flags alone is a decision", headers: hm("x-b3-flags", "1"), want: SpanContext{Sampling: Sampled, Debug: true, Format: B3}, ok: true},
 
 		{name: "valid single wins over multi", headers: func() HeaderMap {
