@@ -1,7 +1,10 @@
 package propagation
 
 import (
+	"context"
 	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
 
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -91,6 +94,31 @@ func BenchmarkInject(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				buf = Inject(buf[:0], sc, formats, W3C)
+			}
+		})
+	}
+}
+
+// BenchmarkExtractOpenTelemetry runs the OpenTelemetry Go propagators on the
+// same headers, as a peer for BenchmarkExtract (they also build a
+// context.Context, which the gateway does not need).
+func BenchmarkExtractOpenTelemetry(b *testing.B) {
+	for _, ref := range references {
+		var sample HeaderMap
+		for _, s := range formatSamples {
+			if s.format == ref.format {
+				sample = withCommonHeaders(s.h)
+			}
+		}
+		carrier := propagation.MapCarrier{}
+		for k, v := range sample {
+			carrier[k] = v[0]
+		}
+		carrier["X-Amzn-Trace-Id"] = carrier[headerAWS]
+		b.Run(ref.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ref.prop.Extract(context.Background(), carrier)
 			}
 		})
 	}

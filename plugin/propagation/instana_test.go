@@ -18,6 +18,8 @@ func TestExtractInstana(t *testing.T) {
 		{name: "level with correlation", headers: hm("x-instana-t", trace, "x-instana-s", span, "x-instana-l", "1,correlationType=web;correlationId=f2983719aaf08d0e"),
 			want: want(trace, Sampled), ok: true},
 		{name: "uppercase hex", headers: hm("x-instana-t", "80F198EE56343BA864FE8B2A57D3EFF7", "x-instana-s", "E457B5A2E4D86BD1", "x-instana-l", "1"), want: want(trace, Sampled), ok: true},
+		{name: "whitespace", headers: hm("x-instana-t", " "+trace+" ", "x-instana-s", "\t"+span, "x-instana-l", " 1 , correlationType=web"), want: want(trace, Sampled), ok: true},
+		{name: "inner whitespace", headers: hm("x-instana-t", trace[:10]+" "+trace[11:], "x-instana-s", span), malformed: true},
 		{name: "level 0 alone suppresses", headers: hm("x-instana-l", "0"), want: SpanContext{Sampling: NotSampled, Format: Instana}, ok: true},
 		{name: "level 1 alone is nothing", headers: hm("x-instana-l", "1")},
 		{name: "bad level", headers: hm("x-instana-t", trace, "x-instana-s", span, "x-instana-l", "2"), malformed: true},

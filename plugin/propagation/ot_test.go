@@ -26,6 +26,8 @@ func TestExtractOT(t *testing.T) {
 		{name: "sampled mixed case", headers: ot(trace, "TRUE"), want: want(trace, Sampled), ok: true},
 		{name: "no sampled header", headers: ot(trace, ""), want: want(trace, NoDecision), ok: true},
 		{name: "uppercase hex", headers: ot("4BF92F3577B34DA6A3CE929D0E0E4736", "true"), want: want(trace, Sampled), ok: true},
+		{name: "whitespace", headers: hm("ot-tracer-traceid", " "+trace, "ot-tracer-spanid", span+"\t", "ot-tracer-sampled", " true "), want: want(trace, Sampled), ok: true},
+		{name: "inner whitespace", headers: ot(trace[:16]+" "+trace[17:], "true"), malformed: true},
 		{name: "bad sampled", headers: ot(trace, "maybe"), malformed: true},
 		{name: "trace id alone", headers: hm("ot-tracer-traceid", trace), malformed: true},
 		{name: "sampled alone", headers: hm("ot-tracer-sampled", "true"), malformed: true},
