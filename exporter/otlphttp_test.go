@@ -58,7 +58,7 @@ func TestCoalescingDelayTriggersExport(t *testing.T) {
 	if reqs[0].spans != 3 {
 		t.Fatalf("batch of %d spans, want 3", reqs[0].spans)
 	}
-	if waited < 300*time.Millisecond || waited > 2*time.Second {
+	if waited < 300*time.Millisecond || waited > 3*time.Second {
 		t.Fatalf("sent after %s, want about max_coalescing_delay (300ms)", waited)
 	}
 }
@@ -136,7 +136,7 @@ func TestRetryAfterOn503IsHonoured(t *testing.T) {
 	reqs := rc.waitRequests(2, 5*time.Second)
 	gap := reqs[1].at.Sub(reqs[0].at)
 	// The backoff alone would retry after ~10ms: the 1 s must come from the header.
-	if gap < time.Second || gap > 1800*time.Millisecond {
+	if gap < time.Second || gap > 3*time.Second {
 		t.Fatalf("retried after %s, want the 1s Retry-After", gap)
 	}
 	waitFor(t, 2*time.Second, "export counted", func() bool { return h.Stats().Exported == 3 })
@@ -159,7 +159,7 @@ func TestRetryAfterHTTPDateOn429(t *testing.T) {
 	h, _ := reg.Acquire(testConfig(rc.url()))
 	h.Enqueue(testSpans(1))
 	reqs := rc.waitRequests(2, 5*time.Second)
-	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second || gap > 2500*time.Millisecond {
+	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second || gap > 4*time.Second {
 		t.Fatalf("retried after %s, want the HTTP-date Retry-After (1-2 s)", gap)
 	}
 	waitFor(t, 2*time.Second, "export counted", func() bool { return h.Stats().Exported == 1 })
@@ -230,7 +230,7 @@ func TestTimeoutIsRetriedThenGivenUp(t *testing.T) {
 	h.Enqueue(testSpans(3))
 	waitFor(t, 5*time.Second, "loss counted", func() bool { return h.Stats().DroppedBy(DropRetryExhausted) == 3 })
 	took := time.Since(start)
-	if took < 900*time.Millisecond || took > 3*time.Second {
+	if took < 900*time.Millisecond || took > 4*time.Second {
 		t.Fatalf("gave up after %s, want about max_retry_time (1s)", took)
 	}
 	s := h.Stats()

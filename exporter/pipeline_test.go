@@ -50,7 +50,7 @@ func TestFullQueueDropsNewestCountedAndEnqueueNeverBlocks(t *testing.T) {
 	total := time.Since(start)
 	// 2000 offers to a queue whose backend hangs: each returns at once.
 	// Bounds are loose (shared 2-core machine); BenchmarkEnqueue measures.
-	if total > time.Second || slowest > 100*time.Millisecond {
+	if total > time.Second || slowest > 250*time.Millisecond {
 		t.Fatalf("enqueue blocked: %d offers took %s, slowest %s", offers, total, slowest)
 	}
 	s := h.Stats()
