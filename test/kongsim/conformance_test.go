@@ -579,3 +579,46 @@ func TestConfigChangeStartsNewInstanceAndClosesOld(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A Response handler switches Kong to buffered proxying: the response phase
+// reads the upstream response through kong.service.response.* and changes
+// the client's response; those calls also work in the log timer; serialize's
+// upstream_status is the buffered status (a number) from 3.8 on, "" before.
+func TestBufferedProxyingWithResponseHandler(t *testing.T) {
+	up := newUpstream(t, 200)
+	bin := pluginBinary(t, "buffered", "kongsim-buffered")
+	for _, c := range []struct {
+		version        string
+		upstreamStatus any
+	}{{"3.9", 200.0}, {"3.7", ""}} {
+		gw := startGatewayWith(t, bin, c.version, `_format_version: "3.0"
+services:
+- name: s
+  url: `+up.URL+`
+  routes:
+  - name: r
+    paths: ["/"]
+plugins:
+- name: kongsim-buffered
+`)
+		resp, body := do(t, gw, "GET", "/b", nil)
+		if resp.StatusCode != 200 || body != "upstream says hi\n" || resp.Header.Get("X-Buffered") != "200|yes|17" {
+			t.Fatalf("%s: %d %q X-Buffered=%q", c.version, resp.StatusCode, body, resp.Header.Get("X-Buffered"))
+		}
+		rec := recordOf(t, gw, resp)
+		want := []string{"kong.service.response.get_status", "kong.service.response.get_header",
+			"kong.service.response.get_raw_body", "kong.response.set_header"}
+		if !equalStrings(rec.Calls("response"), want) {
+			t.Errorf("response calls %q", rec.Calls("response"))
+		}
+		logs := rec.Event("log").Logs
+		if len(logs) != 1 || logs[0].Message != "log-status=200 err=<nil>" || len(rec.Violations()) != 0 {
+			t.Errorf("log phase: logs %v violations %v", logs, rec.Violations())
+		}
+		var ser map[string]any
+		json.Unmarshal(rec.Serialize, &ser)
+		if ser["upstream_status"] != c.upstreamStatus {
+			t.Errorf("%s: upstream_status %#v, want %#v", c.version, ser["upstream_status"], c.upstreamStatus)
+		}
+	}
+}

@@ -614,6 +614,10 @@ func (g *Gateway) bufferedResponse(w http.ResponseWriter, x *Exchange, rec *Requ
 	body, _ := io.ReadAll(resp.Body)
 	x.setCtx("KONG_RECEIVE_TIME", msOf(time.Now())-msOf(headerStart))
 	x.Buffered = &BufferedResponse{Status: resp.StatusCode, Headers: upstreamHeaders, Body: body}
+	// The upstream exchange happened in a subrequest: the main request's
+	// $upstream_status is empty (serialize falls back to the buffered status
+	// from 3.8 on).
+	x.UpstreamStatus = ""
 	x.setCtx("buffered_status", float64(resp.StatusCode))
 	x.Status, x.ResponseHeaders = resp.StatusCode, merge()
 	start := time.Now()

@@ -2,6 +2,7 @@ package kongsim
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,10 +19,9 @@ import (
 )
 
 var (
-	buildOnce sync.Once
+	buildMu   sync.Mutex
 	buildDir  string
-	buildErr  error
-	buildOut  []byte
+	buildErrs = map[string]error{}
 )
 
 func TestMain(m *testing.M) {
@@ -32,26 +32,37 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// probeBinary builds testdata/probe once per test run; the binary's name,
-// kongsim-probe, is the plugin name.
-func probeBinary(t testing.TB) string {
+// pluginBinary builds testdata/<dir> once per test run into an executable
+// named name, which go-pdk makes the plugin name.
+func pluginBinary(t testing.TB, dir, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "kongsim-bin-")
-		if buildErr != nil {
-			return
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir == "" {
+		var err error
+		if buildDir, err = os.MkdirTemp("", "kongsim-bin-"); err != nil {
+			t.Fatal(err)
 		}
-		_, file, _, _ := runtime.Caller(0)
-		src := filepath.Join(filepath.Dir(file), "testdata", "probe")
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "kongsim-probe"), ".")
-		cmd.Dir = src
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("building probe plugin: %v\n%s", buildErr, buildOut)
 	}
-	return filepath.Join(buildDir, "kongsim-probe")
+	out := filepath.Join(buildDir, name)
+	err, built := buildErrs[name]
+	if !built {
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", out, ".")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "testdata", dir)
+		if b, berr := cmd.CombinedOutput(); berr != nil {
+			err = fmt.Errorf("%v\n%s", berr, b)
+		}
+		buildErrs[name] = err
+	}
+	if err != nil {
+		t.Fatalf("building %s: %v", dir, err)
+	}
+	return out
 }
+
+// probeBinary is testdata/probe, the plugin "kongsim-probe".
+func probeBinary(t testing.TB) string { return pluginBinary(t, "probe", "kongsim-probe") }
 
 // testLogger discards the emulator's log unless -v is given.
 func testLogger(t testing.TB) *slog.Logger {
@@ -116,6 +127,11 @@ func refusedAddr(t testing.TB) string {
 // config given as YAML text.
 func startGateway(t testing.TB, version, yml string) *Gateway {
 	t.Helper()
+	return startGatewayWith(t, probeBinary(t), version, yml)
+}
+
+func startGatewayWith(t testing.TB, binary, version, yml string) *Gateway {
+	t.Helper()
 	decl, err := ParseDeclarative([]byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -123,7 +139,7 @@ func startGateway(t testing.TB, version, yml string) *Gateway {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gw, err := StartGateway(ctx, GatewayOptions{
-		Options: Options{Binary: probeBinary(t), KongVersion: version, Logger: testLogger(t)},
+		Options: Options{Binary: binary, KongVersion: version, Logger: testLogger(t)},
 		Config:  decl,
 	})
 	if err != nil {

@@ -77,8 +77,16 @@ type pdkState struct {
 	res   *EventResult
 }
 
-func (st *pdkState) serve(method string, args []byte) ([]byte, pdkAction) {
+func (st *pdkState) serve(method string, args []byte) (reply []byte, action pdkAction) {
 	st.res.Calls = append(st.res.Calls, method)
+	defer func() {
+		// An emulator bug must not take the gateway down: fail the call as a
+		// Lua error would.
+		if r := recover(); r != nil {
+			st.violation(method, fmt.Sprintf("emulator error: %v", r))
+			reply, action = nil, pdkClose
+		}
+	}()
 	h, ok := pdkMethods[method]
 	if !ok {
 		// call_pdk returns `method "<x>" not found`; Kong fails the event.

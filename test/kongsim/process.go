@@ -28,6 +28,7 @@ type process struct {
 	out                  io.Writer // optional copy of the output
 	log                  *slog.Logger
 
+	outMu     sync.Mutex // serializes writes to out across respawns
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	lines     []string
@@ -97,7 +98,9 @@ func (p *process) capture(r io.ReadCloser, prefix string) {
 		out := p.out
 		p.mu.Unlock()
 		if out != nil {
+			p.outMu.Lock()
 			fmt.Fprintln(out, line)
+			p.outMu.Unlock()
 		}
 	}
 }
