@@ -134,7 +134,9 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		}
 		if f.Type == "record" {
 			f.Fields = withDefaults(f.Fields, fv)
-		} else if !fv.IsZero() || f.Type == "boolean" {
+		} else if !fv.IsZero() || f.Type == "boolean" || (f.Deprecated == "" && (f.Type == "integer" || f.Type == "number")) {
+			// Zero is a real default for numbers (0 = off), except for
+			// deprecated fields, where it means "not set".
 			f.Default = fv.Interface()
 			// Kong's schema must see plain JSON types, not our named ones.
 			if fv.Kind() == reflect.String {

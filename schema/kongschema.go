@@ -41,10 +41,10 @@ func kongField(f Field) map[string]any {
 		m["one_of"] = f.OneOf
 	}
 	if f.Between != nil {
-		m["between"] = []float64{f.Between[0], f.Between[1]}
+		m["between"] = []any{number(f.Between[0]), number(f.Between[1])}
 	}
 	if f.Gt != nil {
-		m["gt"] = *f.Gt
+		m["gt"] = number(*f.Gt)
 	}
 	if f.Elements != nil {
 		m["elements"] = kongField(*f.Elements)
@@ -59,4 +59,13 @@ func kongField(f Field) map[string]any {
 		m["fields"] = kongFields(f.Fields)
 	}
 	return m
+}
+
+// number keeps whole values integral in the JSON (1000000, not 1e+06): Kong's
+// metaschema wants integers in between.
+func number(v float64) any {
+	if v == float64(int64(v)) {
+		return int64(v)
+	}
+	return v
 }

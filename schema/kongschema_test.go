@@ -75,3 +75,21 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// docs/configuration.md is generated from the field tree; it must match.
+func TestReferenceUpToDate(t *testing.T) {
+	path := filepath.Join("..", "docs", "configuration.md")
+	got := Reference()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./schema -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("docs/configuration.md is out of date: run go test ./schema -update")
+	}
+}
