@@ -3,6 +3,8 @@ package kongsim
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net"
 	"path/filepath"
 	"strings"
@@ -256,4 +258,33 @@ func benchmarkPayload(b *testing.B) []byte {
 		b.Fatal(err)
 	}
 	return out
+}
+
+// BenchmarkGatewayRequest measures whole requests through the gateway:
+// HTTP in, access event, proxy to a loopback upstream, response, log event.
+func BenchmarkGatewayRequest(b *testing.B) {
+	up := newUpstream(b, 200)
+	gw := startGateway(b, "3.9", serviceYAML(up.URL, "plain"))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(gw.URL() + "/echo")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.StopTimer()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := gw.WaitIdle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if v := gw.Violations(); len(v) != 0 {
+		b.Fatalf("violations: %v", v[0])
+	}
 }
