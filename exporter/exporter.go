@@ -2,6 +2,15 @@
 // backend: the span model, a bounded queue, one batcher per pipeline, retry,
 // the optional disk spool and the Exporter interface with one file per
 // backend.
+//
+// Flow: Acquire(cfg) returns a Handle on the pipeline for cfg's backend
+// (shared by every plugin instance with the same backend, reaped when idle).
+// Handle.Enqueue puts a request's spans in the pipeline's bounded queue
+// without ever waiting; the pipeline's batcher cuts batches by size or
+// delay and hands them to concurrency_limit workers, which call the
+// Exporter through the retry layer. Every span accepted ends up exported or
+// dropped with a reason (Stats). ShutdownAll flushes everything within a
+// deadline. A backend is one Exporter and a Factory passed to Register.
 package exporter
 
 import (
