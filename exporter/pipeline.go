@@ -2,6 +2,8 @@ package exporter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +32,7 @@ const concurrencyNoQueueing = 8
 // hands them to concurrency_limit workers, which export with retries.
 type pipeline struct {
 	key   string // registry key: the backend config
+	id    string // short hash of key: tells apart pipelines of one endpoint
 	name  string // for logs and stats: exporter and endpoint, no secrets
 	log   *slog.Logger
 	exp   Exporter
@@ -76,7 +79,9 @@ var batchPool sync.Pool
 
 func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pipeline, error) {
 	name := describeBackend(cfg)
-	logger := slog.Default().With(slog.String("pipeline", name))
+	sum := sha256.Sum256([]byte(key))
+	id := hex.EncodeToString(sum[:4])
+	logger := slog.Default().With(slog.String("pipeline", name), slog.String("pipeline_id", id))
 	factory, err := lookupFactory(cfg)
 	if err != nil {
 		return nil, err
@@ -93,6 +98,7 @@ func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pi
 	concurrency = max(concurrency, 1)
 	p := &pipeline{
 		key:          key,
+		id:           id,
 		name:         name,
 		log:          logger,
 		exp:          exp,

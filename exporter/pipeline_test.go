@@ -234,10 +234,15 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 	if n := len(reg.Stats()); n != 4 {
 		t.Fatalf("%d pipelines, want 4", n)
 	}
+	ids := map[string]bool{}
 	for _, ps := range reg.Stats() {
 		if strings.Contains(ps.Name, "Bearer") {
 			t.Fatalf("pipeline name leaks a header: %q", ps.Name)
 		}
+		ids[ps.ID] = true
+	}
+	if len(ids) != 4 {
+		t.Fatalf("pipeline ids %v are not distinct", ids)
 	}
 	// Both instances' spans go through the one pipeline.
 	ha.Enqueue(testSpans(1))

@@ -165,21 +165,31 @@ func (h *Handle) Name() string { return h.pipe.Load().name }
 
 // PipelineStats is one pipeline's identity and counters.
 type PipelineStats struct {
+	// ID is a short hash of the pipeline's backend config: stable across
+	// restarts, distinct for two pipelines to one endpoint (other headers,
+	// other queue settings...), and revealing nothing of the config.
+	ID string
+	// Name is the exporter and endpoint (without credentials or query).
 	Name  string
 	Stats Stats
 }
 
-// Stats returns every live pipeline's counters, sorted by name. Reaped
+// Stats returns every live pipeline's counters, sorted by name and id. Reaped
 // pipelines are gone (they held nothing when reaped); after ShutdownAll the
 // stopped pipelines stay listed with their final counts.
 func (r *Registry) Stats() []PipelineStats {
 	r.mu.Lock()
 	out := make([]PipelineStats, 0, len(r.pipelines))
 	for _, p := range r.pipelines {
-		out = append(out, PipelineStats{Name: p.name, Stats: p.snapshot()})
+		out = append(out, PipelineStats{ID: p.id, Name: p.name, Stats: p.snapshot()})
 	}
 	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
 
