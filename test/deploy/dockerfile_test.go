@@ -241,12 +241,10 @@ func flagValue(args []string, name string) (string, bool) {
 	return "", false
 }
 
-// TestDockerImagePluginRunsAsKongRunsIt executes the builder stage here (the
-// same COPY set, .dockerignore and RUN commands) and then runs the binary
-// with the image's query_cmd and start_cmd, checking what Kong relies on:
-// the dump names the plugin as configured, and the server listens where the
-// socket setting says.
-func TestDockerImagePluginRunsAsKongRunsIt(t *testing.T) {
+// buildImagePlugin executes docker/Dockerfile's builder stage here and
+// returns the plugin binary it produces.
+func buildImagePlugin(t *testing.T) string {
+	t.Helper()
 	d := readKongDockerfile(t)
 	ignore := readDockerignore(t, "docker/Dockerfile.dockerignore")
 	out, _ := goBuildOutput(t, d.build)
@@ -255,6 +253,17 @@ func TestDockerImagePluginRunsAsKongRunsIt(t *testing.T) {
 	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm()&0o111 == 0 {
 		t.Fatalf("builder did not produce an executable %s: %v", out, err)
 	}
+	return bin
+}
+
+// TestDockerImagePluginRunsAsKongRunsIt executes the builder stage here (the
+// same COPY set, .dockerignore and RUN commands) and then runs the binary
+// with the image's query_cmd and start_cmd, checking what Kong relies on:
+// the dump names the plugin as configured, and the server listens where the
+// socket setting says.
+func TestDockerImagePluginRunsAsKongRunsIt(t *testing.T) {
+	d := readKongDockerfile(t)
+	bin := buildImagePlugin(t)
 	if v := goBuildSetting(t, bin, "CGO_ENABLED"); v != "0" {
 		t.Errorf("binary built with CGO_ENABLED=%q; want 0 (static)", v)
 	}

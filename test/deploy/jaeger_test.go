@@ -36,38 +36,44 @@ func jaegerBinary(t *testing.T) string {
 	return bin
 }
 
-// TestComposeJaegerConfigRunsInRealJaeger runs the Jaeger the tests build
-// (the image's version, see TestComposeJaeger) with docker/jaeger.yml, every
-// listener moved to a free loopback port, and sends a span through the OTLP
-// receiver Kong uses, then reads it back from the query API the UI uses.
-func TestComposeJaegerConfigRunsInRealJaeger(t *testing.T) {
+// startComposeJaeger runs the real Jaeger with docker/jaeger.yml, each
+// listener moved to a free loopback port; it returns the process and the
+// ports by listener (see jaegerListeners).
+func startComposeJaeger(t *testing.T) (*process, map[string]int) {
+	t.Helper()
 	bin := jaegerBinary(t)
 	listeners := jaegerListeners(t)
-	var j *process
-	ports := map[string]int{}
+	paths := make([]string, 0, len(listeners))
+	for p := range listeners {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
 	for attempt := 1; ; attempt++ {
-		var args []string
-		paths := make([]string, 0, len(listeners))
-		for p := range listeners {
-			paths = append(paths, p)
-		}
-		sort.Strings(paths)
+		ports := map[string]int{}
+		args := []string{bin, "--config=" + filepath.Join(repoRoot(t), "docker", "jaeger.yml")}
 		for _, p := range paths {
 			ports[p] = freeLoopbackPort(t)
 			args = append(args, fmt.Sprintf("--set=%s.endpoint=127.0.0.1:%d", p, ports[p]))
 		}
-		argv := append([]string{bin, "--config=" + filepath.Join(repoRoot(t), "docker", "jaeger.yml")}, args...)
 		// Anything not moved stays on loopback.
-		j = startProcess(t, []string{"JAEGER_LISTEN_HOST=127.0.0.1"}, argv...)
+		j := startProcess(t, []string{"JAEGER_LISTEN_HOST=127.0.0.1"}, args...)
 		err := waitHTTP(j, fmt.Sprintf("http://127.0.0.1:%d/status", ports["extensions.healthcheckv2.http"]), 30*time.Second)
 		if err == nil {
-			break
+			return j, ports
 		}
 		_ = j.stop(t, 10*time.Second)
 		if attempt == 3 || !strings.Contains(j.out.String(), "address already in use") {
 			t.Fatalf("Jaeger with docker/jaeger.yml did not become healthy: %v\n%s", err, j.out)
 		}
 	}
+}
+
+// TestComposeJaegerConfigRunsInRealJaeger runs the Jaeger the tests build
+// (the image's version, see TestComposeJaeger) with docker/jaeger.yml, every
+// listener moved to a free loopback port, and sends a span through the OTLP
+// receiver Kong uses, then reads it back from the query API the UI uses.
+func TestComposeJaegerConfigRunsInRealJaeger(t *testing.T) {
+	j, ports := startComposeJaeger(t)
 
 	traceID := fmt.Sprintf("%032x", time.Now().UnixNano())
 	now := time.Now().UnixNano()
