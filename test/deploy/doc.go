@@ -4,7 +4,9 @@
 // file is checked as far as this machine allows: compose with Debian's
 // docker-compose, the Dockerfiles by parsing them and running their build
 // steps and the resulting binaries, Jaeger's config with the real Jaeger,
-// and every plugin config with the plugin's own decoder.
+// every plugin config with the Kong emulator's schema check and the plugin's
+// own decoder, and the whole topology on loopback with the Kong emulator in
+// Kong's place.
 //
 // Regenerate docker/kong.yml after editing kong.yml with
 //
