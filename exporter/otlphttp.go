@@ -27,8 +27,10 @@ const (
 )
 
 // gzipLevel: BestSpeed. Span batches are repetitive (same keys, similar
-// values), so level 1 already shrinks them several times; higher levels cost
-// much more CPU for a few percent (BenchmarkGzipLevels).
+// values), so level 1 already shrinks them many times. BenchmarkGzipLevels on
+// a Kong-like batch: level 1 ratio 21 at 1.85 GB/s, level 3 27.6 at 1.36 GB/s,
+// default 28 at 0.9 GB/s, level 9 29.5 at 0.15 GB/s. The plugin shares the
+// Kong node's CPU, and past a ratio of 20 the bytes saved no longer matter.
 const gzipLevel = gzip.BestSpeed
 
 const (
