@@ -25,8 +25,9 @@ import (
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
-// Environment knobs of the plugin server process (Kong passes its own
-// environment to the start command).
+// Environment knobs of the plugin server process. Kong's nginx worker starts
+// the plugin server and nginx clears its workers' environment, so each
+// variable must be declared to nginx (KONG_NGINX_MAIN_ENV) to reach us.
 const (
 	envLogLevel        = "TRACE_EXPORTER_LOG_LEVEL"        // debug, info (default), warn, error
 	envShutdownTimeout = "TRACE_EXPORTER_SHUTDOWN_TIMEOUT" // Go duration; default 5s
