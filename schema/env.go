@@ -12,8 +12,8 @@ import (
 // envDefaults holds the OTEL_EXPORTER_OTLP_* variables of the plugin server's
 // process. nginx clears its workers' environment, and Kong starts the plugin
 // server from a worker, so they must be declared with KONG_NGINX_MAIN_ENV to
-// reach us. They are
-// defaults for every instance; a field set in the plugin config wins.
+// reach us. They are defaults for every instance; a field set in the plugin
+// config wins.
 type envDefaults struct {
 	tracesURL   string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: used as is
 	baseURL     string // OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for HTTP
