@@ -10,16 +10,18 @@ import (
 
 	"github.com/Kong/go-pdk"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
-// Version and Priority are reported to Kong by -dump. Priority 14 is the
-// bundled opentelemetry plugin's, so plugin ordering is unchanged for users
-// switching from it.
-const (
-	Version  = "0.1.0"
-	Priority = 14
-)
+// Version and Priority are reported to Kong by -dump. The version is the
+// exporter's (the scope version on every span), so both always agree.
+// Priority 14 is the bundled opentelemetry plugin's, so plugin ordering is
+// unchanged for users switching from it.
+var Version = exporter.Version
+
+// Priority is reported to Kong by -dump.
+const Priority = 14
 
 // Plugin is one Kong plugin instance: the configuration Kong sent at
 // StartInstance plus what was compiled from it. go-pdk calls the phase

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"math"
 	"strconv"
 
 	"github.com/valyala/fastjson"
@@ -206,16 +207,26 @@ func num(v *fastjson.Value, key string) float64 {
 	if f == nil {
 		return 0
 	}
+	var n float64
 	switch f.Type() {
 	case fastjson.TypeNumber:
-		n, _ := f.Float64()
-		return n
+		n, _ = f.Float64()
 	case fastjson.TypeString:
-		n, _ := strconv.ParseFloat(string(f.GetStringBytes()), 64)
-		return n
+		n, _ = strconv.ParseFloat(string(f.GetStringBytes()), 64)
 	}
-	return 0
+	// Absurd values (1e400 parses as +Inf) must not reach attributes or
+	// timestamps: some backends store a non-finite double and then cannot
+	// return the trace, and nanosecond conversions would overflow.
+	if math.IsNaN(n) || n > maxPayloadNumber || n < -maxPayloadNumber {
+		return 0
+	}
+	return n
 }
+
+// maxPayloadNumber bounds every number read from a payload: 1e13 ms is the
+// year 2286, far above any latency, size or epoch time Kong reports, and its
+// ns value still fits a uint64.
+const maxPayloadNumber = 1e13
 
 // firstHeader returns a header's first value (repeated headers are arrays).
 func firstHeader(a *arena, hdrs *fastjson.Value, name string) string {
