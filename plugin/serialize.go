@@ -223,10 +223,9 @@ func num(v *fastjson.Value, key string) float64 {
 	return n
 }
 
-// maxPayloadNumber bounds every number read from a payload: 1e13 ms is the
-// year 2286, far above any latency, size or epoch time Kong reports, and its
-// ns value still fits a uint64.
-const maxPayloadNumber = 1e13
+// maxPayloadNumber bounds every number read from a payload: epoch times in
+// ns (balancer_start_ns ≈ 1.7e18) still fit, and so does a uint64.
+const maxPayloadNumber = 1e19
 
 // firstHeader returns a header's first value (repeated headers are arrays).
 func firstHeader(a *arena, hdrs *fastjson.Value, name string) string {

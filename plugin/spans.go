@@ -239,7 +239,9 @@ func appendNonEmpty(attrs []exporter.Attribute, key, value string) []exporter.At
 // msToNs converts Kong's millisecond values. Epoch times in ns exceed a
 // float64's 53-bit mantissa, so whole milliseconds are scaled as integers.
 func msToNs(ms float64) uint64 {
-	if ms <= 0 {
+	// 1e13 ms is the year 2286: larger values are garbage, and their ns
+	// would overflow.
+	if ms <= 0 || ms > 1e13 {
 		return 0
 	}
 	whole := math.Floor(ms)
