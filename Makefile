@@ -4,6 +4,7 @@
 #   make test     everything CI runs: vet, unit, emulator, end-to-end (Jaeger) and fault tests
 #   make demo     the plugin under the Kong emulator proxying real HTTP, traces printed as they arrive
 #   make bench    side-by-side benchmarks (see BENCHMARKS.md)
+#   make legacy   bin/trace-exporter.so for Kong 2.x's go-pluginserver (Kong 3.x: use the binary)
 #
 # Only Go is needed: Jaeger is built from the Go module proxy into .cache/ (git-ignored) on first use.
 
@@ -28,6 +29,11 @@ vet:
 
 test: vet jaeger build
 	JAEGERTEST_BUILD=0 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Kong 2.x only: go-pluginserver (MsgPack, removed in Kong 3.0) loads Go plugins
+# built with -buildmode=plugin; see tools/legacy/main.go.
+legacy:
+	CGO_ENABLED=1 $(GO) build -buildmode=plugin -o bin/trace-exporter.so ./tools/legacy
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m ./... | tee .cache/bench.txt
