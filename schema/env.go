@@ -24,6 +24,9 @@ type envDefaults struct {
 	caFile      string
 	certFile    string
 	keyFile     string
+	// insecure (OTEL_EXPORTER_OTLP_INSECURE): a gRPC endpoint written
+	// without a scheme is plaintext instead of TLS.
+	insecure bool
 }
 
 var (
@@ -90,6 +93,13 @@ func readEnv(lookup func(string) (string, bool)) (envDefaults, error) {
 		}
 		e.timeoutMs = n
 	}
+	if v, name := get("INSECURE"); v != "" {
+		b, err := strconv.ParseBool(strings.ToLower(v))
+		if err != nil {
+			return e, fmt.Errorf("%s: must be true or false, got %q", name, v)
+		}
+		e.insecure = b
+	}
 	e.caFile, _ = get("CERTIFICATE")
 	e.certFile, _ = get("CLIENT_CERTIFICATE")
 	e.keyFile, _ = get("CLIENT_KEY")
@@ -145,4 +155,18 @@ func (e envDefaults) tracesEndpoint(p Protocol) string {
 		return e.baseURL
 	}
 	return strings.TrimRight(e.baseURL, "/") + "/v1/traces"
+}
+
+// applyInsecure follows the OTLP exporter specification: OTEL_EXPORTER_OTLP_INSECURE
+// only concerns gRPC endpoints written without a scheme (host:port), which
+// are otherwise TLS.
+func (e envDefaults) applyInsecure(c *Config) {
+	if !e.insecure || c.Protocol != ProtocolGRPC {
+		return
+	}
+	if c.TracesEndpoint != "" && !strings.Contains(c.TracesEndpoint, "://") {
+		c.TracesEndpoint = "http://" + c.TracesEndpoint
+	} else if c.TracesEndpoint == "" && c.Endpoint != "" && !strings.Contains(c.Endpoint, "://") {
+		c.Endpoint = "http://" + c.Endpoint
+	}
 }

@@ -27,6 +27,17 @@ type Field struct {
 	Doc        string
 	// Default is filled from Defaults() by Fields(); never set it by hand.
 	Default any
+	// oneOfFunc supplies OneOf when the allowed values are only known at
+	// run time (exporter names registered by code).
+	oneOfFunc func() []any
+}
+
+// allowed returns the values the field accepts, if it is an enum.
+func (f *Field) allowed() []any {
+	if f.oneOfFunc != nil {
+		return f.oneOfFunc()
+	}
+	return f.OneOf
 }
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
@@ -51,11 +62,11 @@ const maxInt32 = 2147483647
 
 var configFields = []Field{
 	{Name: "traces_endpoint", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-		Doc: "Backend URL. OTLP/HTTP: the full traces URL (http://collector:4318/v1/traces). OTLP/gRPC: host:port or http(s)://host:port. zipkin: the /api/v2/spans URL. http_json: the webhook URL. Without it, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces."},
+		Doc: "Backend URL. OTLP/HTTP: the full traces URL (http://collector:4318/v1/traces). OTLP/gRPC: http://host:port (plaintext), https://host:port (TLS) or host:port (TLS, or plaintext when OTEL_EXPORTER_OTLP_INSECURE=true); a path is ignored; a missing port is 80/443. zipkin: the /api/v2/spans URL. http_json: the webhook URL. Without it (exporter otlp only), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces for HTTP)."},
 	{Name: "endpoint", Type: "string", Deprecated: "traces_endpoint", Doc: "Deprecated alias of traces_endpoint (Kong < 3.8)."},
 	{Name: "logs_endpoint", Type: "string", Doc: "Accepted so Kong opentelemetry configs load unchanged; this plugin exports traces only and ignores it."},
 	{Name: "headers", Type: "map", Keys: stringType, Values: stringType, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
-		Doc: "Headers sent with every export request (backend credentials). Values are never logged."},
+		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged."},
 	{Name: "resource_attributes", Type: "map", Keys: stringType, Values: stringType,
 		Doc: "Resource attributes added to every span; service.name defaults to \"kong\"."},
 	{Name: "queue", Type: "record", Required: true, Doc: "Batching, memory bounds and retries (Kong's queue record).", Fields: []Field{
@@ -85,24 +96,24 @@ var configFields = []Field{
 		{Name: "default_format", Type: "string", OneOf: injectFormats, Doc: "Format injected for preserve when nothing was extracted."},
 	}},
 
-	{Name: "exporter", Type: "string", OneOf: oneOf(ExporterOTLP, ExporterZipkin, ExporterHTTPJSON, ExporterFile, ExporterStdout),
-		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout."},
+	{Name: "exporter", Type: "string", oneOfFunc: exporterOneOf,
+		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
 	{Name: "compression", Type: "string", OneOf: oneOf(CompressionNone, CompressionGzip), EnvVar: "OTEL_EXPORTER_OTLP_COMPRESSION",
-		Doc: "Request body compression for HTTP backends and gRPC. none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
+		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
 	{Name: "tls_verify", Type: "boolean", Doc: "Verify the backend's TLS certificate. Turning it off is logged as a warning."},
 	{Name: "tls_ca_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CERTIFICATE", Doc: "PEM file of CA certificates trusted for the backend (else the system roots)."},
 	{Name: "tls_client_cert_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", Doc: "PEM client certificate for mTLS (with tls_client_key_file)."},
 	{Name: "tls_client_key_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_KEY", Doc: "PEM client key for mTLS (with tls_client_cert_file)."},
 	{Name: "tls_server_name", Type: "string", Doc: "Server name checked in the backend's certificate, when it differs from the endpoint host."},
-	{Name: "file_path", Type: "string", Doc: "file exporter: the NDJSON file written (required with exporter=file)."},
-	{Name: "file_max_bytes", Type: "integer", Between: between(1024, maxInt32), Doc: "file exporter: rotate when the file reaches this size."},
-	{Name: "file_max_files", Type: "integer", Between: between(1, 1000), Doc: "file exporter: rotated files kept."},
+	{Name: "file_path", Type: "string", Doc: "file exporter: the file written, one OTLP/JSON ExportTraceServiceRequest per line (NDJSON). Required with exporter=file; its directory must exist."},
+	{Name: "file_max_bytes", Type: "integer", Between: between(1024, maxInt32), Doc: "file exporter: a write that would take the file past this size first rotates it (file_path becomes file_path.1, .1 becomes .2 ...). A batch is never split across files."},
+	{Name: "file_max_files", Type: "integer", Between: between(1, 1000), Doc: "file exporter: rotated files kept besides file_path; the oldest beyond this are deleted."},
 	{Name: "stdout_format", Type: "string", OneOf: oneOf(StdoutText, StdoutOTLPJSON), Doc: "stdout exporter: text (one line per span) or otlp_json (one OTLP/JSON request per line)."},
 	{Name: "spool_dir", Type: "string", Doc: "Directory of the persistent spool. Empty: off (spans live in memory only)."},
 	{Name: "spool_max_bytes", Type: "integer", Between: between(1<<20, maxInt32), Doc: "Spool size cap; beyond it the oldest batches are dropped and counted."},
-	{Name: "static_attributes", Type: "map", Keys: stringType, Values: stringType, Doc: "Attributes added to every span (like the zipkin plugin's static_tags)."},
+	{Name: "static_attributes", Type: "map", Keys: stringType, Values: stringType, Doc: "Attributes added to every span of a request, root and tries (like the zipkin plugin's static_tags); they count towards max_attributes."},
 
 	{Name: "span_name", Type: "string", OneOf: oneOf(SpanNameMethodRoute, SpanNameMethodPath, SpanNameMethod),
 		Doc: "Root span name: method_route (\"GET /users\", the route's path), method_path (the request path: high cardinality) or method."},
@@ -132,6 +143,7 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		if !ok {
 			panic("schema: no Config field for " + f.Name)
 		}
+		f.OneOf = f.allowed()
 		if f.Type == "record" {
 			f.Fields = withDefaults(f.Fields, fv)
 		} else if !fv.IsZero() || f.Type == "boolean" || (f.Deprecated == "" && (f.Type == "integer" || f.Type == "number")) {

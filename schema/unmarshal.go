@@ -19,19 +19,28 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*c = Defaults()
-	env.applyScalars(c)
-	// Maps from the environment are replaced, not merged, by the config:
-	// decode into nil maps and fill afterwards.
 	type plain Config // no UnmarshalJSON: avoids recursion
+	*c = Defaults()
 	if err := json.Unmarshal(data, (*plain)(c)); err != nil {
 		return decodeError(err)
 	}
-	if c.Headers == nil && len(env.headers) > 0 {
-		c.Headers = env.headers
-	}
-	if c.TracesURL() == "" {
-		c.TracesEndpoint = env.tracesEndpoint(c.Protocol)
+	// OTEL_EXPORTER_OTLP_* configure OTLP only: a zipkin, webhook or custom
+	// backend must never receive the OTLP backend's endpoint or credentials.
+	if c.Exporter == ExporterOTLP {
+		*c = Defaults()
+		env.applyScalars(c)
+		// Maps from the environment are replaced, not merged, by the config:
+		// decode into nil maps and fill afterwards.
+		if err := json.Unmarshal(data, (*plain)(c)); err != nil {
+			return decodeError(err)
+		}
+		if c.Headers == nil && len(env.headers) > 0 {
+			c.Headers = env.headers
+		}
+		if c.TracesURL() == "" {
+			c.TracesEndpoint = env.tracesEndpoint(c.Protocol)
+		}
+		env.applyInsecure(c)
 	}
 	c.normalize()
 	return c.Validate()

@@ -158,18 +158,18 @@ func checkTree(fields []Field, v reflect.Value, prefix string, add func(string, 
 }
 
 func checkScalar(f Field, v reflect.Value, path string, add func(string, string, ...any)) {
-	if len(f.OneOf) > 0 && v.Kind() == reflect.String {
+	if oneOf := f.allowed(); len(oneOf) > 0 && v.Kind() == reflect.String {
 		// Every enum has a default, so an empty value was written by the user.
 		s := v.String()
 		ok := false
-		for _, o := range f.OneOf {
+		for _, o := range oneOf {
 			if o == s {
 				ok = true
 				break
 			}
 		}
 		if !ok {
-			add(path, "must be one of %s, got %q", enumList(f.OneOf), s)
+			add(path, "must be one of %s, got %q", enumList(oneOf), s)
 		}
 		return
 	}
