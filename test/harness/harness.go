@@ -1,0 +1,231 @@
+// Package harness starts the real parts of an end-to-end test and shares
+// the expensive ones within one test binary:
+//
+//   - the trace-exporter plugin binary, built once per test binary from the
+//     repository (the file is named trace-exporter: go-pdk names the plugin
+//     after its executable);
+//   - one Jaeger v2 (test/jaegertest) on free loopback ports, started on
+//     first use; tests keep apart by unique trace ids;
+//   - an upstream that records every request it received (headers
+//     included) and answers ?status= and ?delay_ms= like docker/echo;
+//   - the Kong emulator gateway (test/kongsim) running the plugin binary
+//     over its unix socket, from a declarative config written as Go values.
+//
+// A test binary using it calls Main from TestMain so the shared parts are
+// stopped and removed at the end:
+//
+//	func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/jaegertest"
+	"github.com/trace-exporter/trace-exporter/test/kongsim"
+)
+
+// PluginName is the plugin's name: the binary's base name and the name in
+// declarative configs.
+const PluginName = "trace-exporter"
+
+var shared struct {
+	buildOnce sync.Once
+	buildDir  string
+	binary    string
+	buildErr  error
+
+	jaegerMu  sync.Mutex
+	jaeger    *jaegertest.Jaeger
+	jaegerErr error
+}
+
+// Main runs the tests, then stops the shared Jaeger and removes the built
+// plugin. It returns the exit code for os.Exit.
+func Main(m *testing.M) int {
+	code := m.Run()
+	shared.jaegerMu.Lock()
+	if j := shared.jaeger; j != nil {
+		if err := j.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "harness: stopping Jaeger:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	shared.jaegerMu.Unlock()
+	if shared.buildDir != "" {
+		os.RemoveAll(shared.buildDir)
+	}
+	return code
+}
+
+// BuildPlugin builds the plugin from the repository at root into out, the
+// way `make build` does (CGO off, -trimpath, so both share the Go build
+// cache and the build after `make build` is a cache hit).
+func BuildPlugin(ctx context.Context, root, out string) error {
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", out, ".")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build the plugin: %v\n%s", err, b)
+	}
+	return nil
+}
+
+// goTool is the go command: $GO when set (as the Makefile's GO), else go.
+func goTool() string {
+	if g := os.Getenv("GO"); g != "" {
+		return g
+	}
+	return "go"
+}
+
+// EnvPluginBinary names a prebuilt plugin binary to use instead of building
+// one (its base name must be trace-exporter), e.g. to test a release build.
+const EnvPluginBinary = "TRACE_EXPORTER_BIN"
+
+// PluginBinary returns the plugin built for this test binary (once; later
+// calls return the same file or the same error), or $TRACE_EXPORTER_BIN.
+func PluginBinary(tb testing.TB) string {
+	tb.Helper()
+	shared.buildOnce.Do(func() {
+		if bin := os.Getenv(EnvPluginBinary); bin != "" {
+			if filepath.Base(bin) != PluginName {
+				shared.buildErr = fmt.Errorf("%s=%s: the file must be named %s (go-pdk names the plugin after it)", EnvPluginBinary, bin, PluginName)
+			}
+			shared.binary = bin
+			return
+		}
+		root, err := jaegertest.RepoRoot()
+		if err != nil {
+			shared.buildErr = err
+			return
+		}
+		// Short: the plugin's socket lives in the emulator's prefix, not here,
+		// but keep temp paths small anyway.
+		if shared.buildDir, err = os.MkdirTemp("", "e2e-plugin-"); err != nil {
+			shared.buildErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		bin := filepath.Join(shared.buildDir, PluginName)
+		if err := BuildPlugin(ctx, root, bin); err != nil {
+			shared.buildErr = err
+			return
+		}
+		shared.binary = bin
+	})
+	if shared.buildErr != nil {
+		tb.Fatalf("plugin binary: %v", shared.buildErr)
+	}
+	return shared.binary
+}
+
+// Jaeger returns the Jaeger shared by the test binary, starting it on the
+// first call. Main stops it. Tests must keep apart by trace id (or by
+// service name), never by assuming an empty store.
+func Jaeger(tb testing.TB) *jaegertest.Jaeger {
+	tb.Helper()
+	shared.jaegerMu.Lock()
+	defer shared.jaegerMu.Unlock()
+	if shared.jaeger == nil && shared.jaegerErr == nil {
+		// Covers a cold build of the binary on a fresh clone (~3.5 min).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		shared.jaeger, shared.jaegerErr = jaegertest.StartProcess(ctx, jaegertest.Options{})
+	}
+	if shared.jaegerErr != nil {
+		tb.Fatalf("start Jaeger: %v", shared.jaegerErr)
+	}
+	select {
+	case <-shared.jaeger.Exited():
+		tb.Fatalf("the shared Jaeger died; log tail:\n%s", shared.jaeger.Log())
+	default:
+	}
+	return shared.jaeger
+}
+
+// GatewayOptions configure StartGateway.
+type GatewayOptions struct {
+	// KongVersion is the emulated release ("3.3" … "3.9"; default 3.9).
+	KongVersion string
+	// Config is the declarative configuration as Go values (maps and
+	// slices as in kong.yml); "_format_version" is added when missing.
+	Config map[string]any
+	// Logger receives the emulator's messages; default: discarded unless
+	// the test runs with -v.
+	Logger *slog.Logger
+	// Output receives the plugin server's output; default: os.Stderr with
+	// -v, else nothing (the emulator keeps it for Sim().Output()).
+	Output io.Writer
+}
+
+// StartGateway starts the emulated Kong with the plugin binary and the
+// config, proxying on a free loopback port; it is closed at test cleanup
+// (the plugin server gets SIGTERM, as when Kong stops).
+func StartGateway(tb testing.TB, opts GatewayOptions) *kongsim.Gateway {
+	tb.Helper()
+	decl := Declarative(tb, opts.Config)
+	logger := opts.Logger
+	if logger == nil {
+		logger = TestLogger()
+	}
+	out := opts.Output
+	if out == nil && testing.Verbose() {
+		out = os.Stderr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	g, err := kongsim.StartGateway(ctx, kongsim.GatewayOptions{
+		Options: kongsim.Options{Binary: PluginBinary(tb), KongVersion: opts.KongVersion,
+			Logger: logger, Output: out},
+		Config: decl,
+		Listen: "127.0.0.1:0",
+	})
+	if err != nil {
+		tb.Fatalf("start gateway: %v", err)
+	}
+	tb.Cleanup(func() { g.Close() })
+	return g
+}
+
+// Declarative turns a config written as Go values into the emulator's
+// entities (through JSON, which its YAML loader reads).
+func Declarative(tb testing.TB, cfg map[string]any) *kongsim.Declarative {
+	tb.Helper()
+	c := make(map[string]any, len(cfg)+1)
+	for k, v := range cfg {
+		c[k] = v
+	}
+	if _, ok := c["_format_version"]; !ok {
+		c["_format_version"] = "3.0"
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		tb.Fatalf("declarative config: %v", err)
+	}
+	d, err := kongsim.ParseDeclarative(data)
+	if err != nil {
+		tb.Fatalf("declarative config: %v\n%s", err, data)
+	}
+	return d
+}
+
+// TestLogger discards the emulator's log unless the test runs with -v.
+func TestLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
