@@ -71,8 +71,8 @@ func newSecrets() secrets {
 
 func (s secrets) header(testID string) http.Header {
 	return http.Header{
-		"Authorization":     {"Bearer " + s.token},
-		"Cookie":            {"session=" + s.cookie},
+		"Authorization":      {"Bearer " + s.token},
+		"Cookie":             {"session=" + s.cookie},
 		harness.TestIDHeader: {testID},
 	}
 }
