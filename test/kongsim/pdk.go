@@ -358,6 +358,9 @@ func init() {
 			}
 			if st.saved == nil {
 				st.x.serializeValues = append(st.x.serializeValues, serializeValue{key: k, value: v, mode: "set"})
+				// Kong keeps the edits in ngx.ctx.serialize_values, which the log timer's ctx clone carries.
+				list, _ := st.x.Ctx["serialize_values"].([]any)
+				st.x.Ctx["serialize_values"] = append(list, map[string]any{"key": k, "value": v, "mode": "set"})
 			}
 			// In the log timer it lands in the ctx clone: accepted, no effect.
 			return replyEmpty()
