@@ -66,6 +66,16 @@ type pipeline struct {
 	lastActivityAt time.Time
 
 	panics atomic.Uint64
+
+	// Spool (nil when spool_dir is empty): see spool.go and spoolsend.go.
+	spool            *spool
+	spoolCancel      context.CancelFunc
+	spoolSendersDone sync.WaitGroup
+	// shutdownBegun is closed when shutdown starts: spool senders then stop
+	// retrying (what fails stays on disk for the next process).
+	shutdownBegun chan struct{}
+	spoolGaveUp   atomic.Bool // a send failed while shutting down
+	spoolErrors   *throttledLog
 }
 
 type takenBatch struct {
@@ -97,24 +107,28 @@ func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pi
 	}
 	concurrency = max(concurrency, 1)
 	p := &pipeline{
-		key:          key,
-		id:           id,
-		name:         name,
-		log:          logger,
-		exp:          exp,
-		batch:        Batch{Resource: NewResource(cfg), Scope: NewScope()},
-		queue:        newQueue(q.MaxEntries, int64(q.MaxBytes), q.MaxBatchSize),
-		retry:        newRetryPolicy(q),
-		batchSize:    max(q.MaxBatchSize, 1),
-		delay:        q.CoalescingDelay(),
-		work:         make(chan takenBatch),
-		batcherDone:  make(chan struct{}),
-		exportErrors: newThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
-		rejections:   newThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
-		dropErrors:   newThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
-		reportEvery:  logInterval,
+		key:           key,
+		id:            id,
+		name:          name,
+		log:           logger,
+		exp:           exp,
+		batch:         Batch{Resource: NewResource(cfg), Scope: NewScope()},
+		queue:         newQueue(q.MaxEntries, int64(q.MaxBytes), q.MaxBatchSize),
+		retry:         newRetryPolicy(q),
+		batchSize:     max(q.MaxBatchSize, 1),
+		delay:         q.CoalescingDelay(),
+		work:          make(chan takenBatch),
+		batcherDone:   make(chan struct{}),
+		exportErrors:  newThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
+		rejections:    newThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
+		dropErrors:    newThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
+		reportEvery:   logInterval,
+		shutdownBegun: make(chan struct{}),
 	}
 	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
+	if cfg.SpoolDir != "" {
+		p.startSpool(cfg, concurrency)
+	}
 	go p.runBatcher()
 	p.workersDone.Add(concurrency)
 	for range concurrency {
@@ -143,6 +157,10 @@ func (p *pipeline) snapshot() Stats {
 	s := p.stats.snapshot()
 	n, b := p.queue.held()
 	s.QueueSpans, s.QueueBytes = int64(n), b
+	if p.spool != nil {
+		s.SpoolSpans, s.SpoolBytes = p.spool.held()
+		s.SpoolOpen = p.spool.isReady()
+	}
 	return s
 }
 
@@ -178,6 +196,21 @@ func (p *pipeline) runBatcher() {
 			}
 			continue
 		}
+		if p.spoolWritable() {
+			// Persist at once, without the coalescing delay: senders batch
+			// from the spool, and spans on disk survive a crash.
+			buf, _ := batchPool.Get().([]Span)
+			spans, bytes := p.queue.take(buf[:0], p.batchSize, p.spoolRecordBytes())
+			b := takenBatch{spans: spans, bytes: bytes}
+			if p.persist(b.spans) {
+				p.release(b)
+				continue
+			}
+			if !p.handOver(b, report.C) {
+				return
+			}
+			continue
+		}
 		if n < p.batchSize && !draining {
 			if wait := time.Until(firstAt.Add(p.delay)); wait > 0 {
 				timer.Reset(wait)
@@ -204,16 +237,29 @@ func (p *pipeline) runBatcher() {
 	}
 }
 
-// handOver waits for a free worker. It gives up (counting the batch as lost
-// to shutdown) only when the shutdown deadline passes.
+// handOver waits for a free worker. When the spool opens meanwhile, the
+// batch goes there instead. It gives up (counting the batch as lost to
+// shutdown) only when the shutdown deadline passes and the spool cannot
+// take the batch.
 func (p *pipeline) handOver(b takenBatch, report <-chan time.Time) bool {
+	spoolReady := p.spoolReadyCh()
 	for {
 		select {
 		case p.work <- b:
 			return true
 		case <-report:
 			p.reportDrops()
+		case <-spoolReady:
+			spoolReady = nil
+			if p.persist(b.spans) {
+				p.release(b)
+				return true
+			}
 		case <-p.exportCtx.Done():
+			if p.persist(b.spans) {
+				p.release(b)
+				return false
+			}
 			p.stats.drop(DropShutdown, len(b.spans))
 			p.stats.failedBatches.Add(1)
 			p.release(b)
@@ -243,12 +289,23 @@ func (p *pipeline) export(b takenBatch) {
 	}()
 	batch := p.batch
 	batch.Spans = b.spans
-	err := p.retry.run(p.exportCtx, func(ctx context.Context) error {
-		return p.exp.Export(ctx, batch)
-	}, func(err error, delay time.Duration) {
+	attempt := func(ctx context.Context) error { return p.exp.Export(ctx, batch) }
+	onRetry := func(err error, delay time.Duration) {
 		p.stats.retries.Add(1)
 		p.exportErrors.log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(b.spans)))
-	})
+	}
+	// With a spool, a failing in-memory batch (sent while the spool was not
+	// open yet) stops retrying once the spool is open and moves to it; the
+	// spool's senders retry it from there.
+	err := p.retry.runUntil(p.exportCtx, p.spoolReadyCh(), attempt, onRetry)
+	if errors.Is(err, errStopped) && p.spool != nil && p.spool.isReady() {
+		if p.persist(b.spans) {
+			return
+		}
+		if p.exportCtx.Err() == nil {
+			err = p.retry.run(p.exportCtx, attempt, onRetry)
+		}
+	}
 	p.account(len(b.spans), err)
 }
 
@@ -311,11 +368,13 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 }
 
 func (p *pipeline) doShutdown(ctx context.Context) error {
+	close(p.shutdownBegun)
 	p.queue.beginShutdown()
 	finished := make(chan struct{})
 	go func() {
 		<-p.batcherDone
 		p.workersDone.Wait()
+		p.spoolSendersDone.Wait()
 		close(finished)
 	}()
 	var err error
@@ -332,9 +391,17 @@ func (p *pipeline) doShutdown(ctx context.Context) error {
 		}
 	}
 	p.cancelExport()
+	p.persistWaiting()
 	if n := p.queue.discardWaiting(); n > 0 {
 		p.stats.drop(DropShutdown, n)
 	}
+	if p.spool != nil {
+		p.spoolCancel()
+		if e := p.spool.close(); e != nil {
+			err = errors.Join(err, fmt.Errorf("pipeline %s: closing spool: %w", p.name, e))
+		}
+	}
+	p.logFinalStats()
 	if lost := p.stats.dropped[DropShutdown].Load(); lost > 0 {
 		err = fmt.Errorf("pipeline %s: %d spans not sent before the shutdown deadline", p.name, lost)
 	}

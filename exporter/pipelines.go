@@ -246,7 +246,7 @@ func (r *Registry) reapOnce(now time.Time) bool {
 			p.lastActivity, p.lastActivityAt = a, now
 			continue
 		}
-		if now.Sub(p.lastActivityAt) >= r.idleTimeout && p.queue.reapIfEmpty() {
+		if now.Sub(p.lastActivityAt) >= r.idleTimeout && p.spoolIdle() && p.queue.reapIfEmpty() {
 			delete(r.pipelines, key)
 			reaped = append(reaped, p)
 		}

@@ -62,6 +62,14 @@ var errStopped = errors.New("pipeline stopped")
 // returned error is nil, a permanent error (see IsPermanent), or wraps
 // errRetryBudgetExhausted or errStopped together with the last failure.
 func (p retryPolicy) run(ctx context.Context, attempt func(context.Context) error, onRetry func(err error, delay time.Duration)) error {
+	return p.runUntil(ctx, nil, attempt, onRetry)
+}
+
+// runUntil is run that also gives up (with errStopped) when stop is closed
+// while it waits to retry: an attempt under way is never cut short by it.
+// The spool uses it to leave a failing batch on disk at shutdown, and to
+// move a failing in-memory batch to disk once the spool is open.
+func (p retryPolicy) runUntil(ctx context.Context, stop <-chan struct{}, attempt func(context.Context) error, onRetry func(err error, delay time.Duration)) error {
 	start := time.Now()
 	var timer *time.Timer
 	for n := 1; ; n++ {
@@ -76,6 +84,11 @@ func (p retryPolicy) run(ctx context.Context, attempt func(context.Context) erro
 		if !asked {
 			delay = p.backoff(n)
 		}
+		select {
+		case <-stop:
+			return fmt.Errorf("%w: %w", errStopped, err)
+		default:
+		}
 		if time.Since(start)+delay > p.budget {
 			return fmt.Errorf("%w: %w", errRetryBudgetExhausted, err)
 		}
@@ -89,6 +102,8 @@ func (p retryPolicy) run(ctx context.Context, attempt func(context.Context) erro
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", errStopped, err)
+		case <-stop:
 			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 	}

@@ -7,7 +7,8 @@ import "sync/atomic"
 type DropReason uint8
 
 // Drop reasons. The first three happen at Enqueue (the span was never
-// accepted); the others after acceptance.
+// accepted); the others after acceptance. Labels are stable: metrics and
+// logs use them.
 const (
 	// DropQueueFullEntries: queue.max_entries spans were already held.
 	DropQueueFullEntries DropReason = iota
@@ -24,6 +25,12 @@ const (
 	// DropRejected: the backend accepted the batch but rejected these spans
 	// (OTLP partial success).
 	DropRejected
+	// DropSpoolFull: the oldest spans on disk, deleted to keep the spool
+	// within spool_max_bytes.
+	DropSpoolFull
+	// DropSpoolCorrupt: spans of spool records that failed their checksum
+	// or could not be decoded (skipped and deleted).
+	DropSpoolCorrupt
 
 	numDropReasons
 )
@@ -31,6 +38,7 @@ const (
 var dropReasonNames = [numDropReasons]string{
 	"queue_full_entries", "queue_full_bytes", "shutdown",
 	"retry_exhausted", "permanent_error", "rejected",
+	"spool_full", "spool_corrupt",
 }
 
 // String returns the reason's metric label.
@@ -61,6 +69,16 @@ type Stats struct {
 	Retries       uint64 // export attempts after the first one of a batch
 	QueueSpans    int64  // spans held: waiting or in flight
 	QueueBytes    int64  // estimated bytes of the spans held
+
+	// Spool (spool_dir set). Spans found in the spool at open (Replayed)
+	// end up in Exported or Dropped like enqueued ones; spans left in the
+	// spool at shutdown (SpoolSpans) are neither: the next process sends them.
+	Spooled      uint64 // spans written to the spool
+	Replayed     uint64 // spans found in the spool at open (an earlier process's)
+	SpoolCorrupt uint64 // records skipped as corrupt (their spans: DropSpoolCorrupt)
+	SpoolSpans   int64  // spans on disk, being sent or waiting
+	SpoolBytes   int64  // bytes of those records
+	SpoolOpen    bool   // the spool file is open (false while another process holds its lock)
 }
 
 // DroppedBy returns the count of one reason.
@@ -83,6 +101,9 @@ type counters struct {
 	batches       atomic.Uint64
 	failedBatches atomic.Uint64
 	retries       atomic.Uint64
+	spooled       atomic.Uint64
+	replayed      atomic.Uint64
+	spoolCorrupt  atomic.Uint64
 }
 
 func (c *counters) drop(r DropReason, n int) {
@@ -98,6 +119,9 @@ func (c *counters) snapshot() Stats {
 		Batches:       c.batches.Load(),
 		FailedBatches: c.failedBatches.Load(),
 		Retries:       c.retries.Load(),
+		Spooled:       c.spooled.Load(),
+		Replayed:      c.replayed.Load(),
+		SpoolCorrupt:  c.spoolCorrupt.Load(),
 	}
 	for i := range c.dropped {
 		s.Dropped[i] = c.dropped[i].Load()
