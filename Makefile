@@ -38,5 +38,12 @@ legacy:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m ./... | tee .cache/bench.txt
 
+# make demo [BACKEND=jaeger]: kong.yml through the emulator on 127.0.0.1:8000,
+# echo upstream on :9000, traces printed (test/demo; -h for its flags).
+BACKEND ?= sink
+demo: build
+	$(GO) build -o bin/demo ./test/demo
+	bin/demo -backend $(BACKEND) -plugin $(BIN)
+
 clean:
 	rm -rf bin .cache/bench.txt
