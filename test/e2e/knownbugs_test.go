@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/harness"
+	"github.com/trace-exporter/trace-exporter/test/kongsim"
+	"github.com/trace-exporter/trace-exporter/test/otlpsink"
+)
+
+// Reproductions of plugin bugs found by the end-to-end suite, owned by the
+// plugin's authors (see each test). They fail today; so that `make test`
+// stays green meanwhile they run only with E2E_KNOWN_BUGS=1:
+//
+//	E2E_KNOWN_BUGS=1 go test ./test/e2e -run KnownBug -v
+//
+// Remove the gate of a test once its bug is fixed.
+func knownBug(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("E2E_KNOWN_BUGS") != "1" {
+		t.Skipf("known bug, reproduced with E2E_KNOWN_BUGS=1: %s", what)
+	}
+}
+
+// A request that took less than a millisecond: Kong's started_at and
+// latencies have millisecond resolution, the balancer try's start has
+// nanoseconds. The root span is [started_at, started_at + request] =
+// [T, T], the try starts 0.4 ms later: the child lies outside its parent
+// (Jaeger draws it after the request ended, the root shows 0 µs). Seen on
+// most sub-millisecond requests of `make demo`.
+func TestKnownBugRootSpanEndsBeforeItsTry(t *testing.T) {
+	knownBug(t, "plugin/spans.go: root span end from ms latencies precedes the ns start of its try spans")
+	sink := otlpsink.Start(t)
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+		"services": []any{map[string]any{"name": "svc", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "r", "paths": []string{"/r"}}}}},
+		"plugins": []any{plugin(pluginConfig(sink.TracesURL(), "e2e-timing", nil))},
+	}})
+	harness.Do(t, "GET", gw.URL()+"/r", nil)
+	if err := gw.WaitIdle(bounded(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	rec := gw.Records()[0]
+
+	// Replay the request's saved log data with the timings of a 0.4 ms
+	// request that did not cross a millisecond boundary.
+	var payload map[string]any
+	if err := json.Unmarshal(rec.Serialize, &payload); err != nil {
+		t.Fatal(err)
+	}
+	startMs := math.Floor(payload["started_at"].(float64))
+	payload["started_at"] = startMs
+	payload["latencies"] = map[string]any{"kong": 0.0, "proxy": 0.0, "receive": 0.0, "request": 0.0}
+	try := payload["tries"].([]any)[0].(map[string]any)
+	try["balancer_start"] = startMs
+	try["balancer_start_ns"] = startMs*1e6 + 400_000
+	data, _ := json.Marshal(payload)
+	sink.Clear()
+	res := gw.Sim().RunLog(gw.Plugins()[0], &kongsim.LogData{Serialize: data, Status: 200, StartTime: startMs / 1000})
+	if res.Err != nil || len(res.Violations) > 0 {
+		t.Fatalf("replayed log event: %v %v", res.Err, res.Violations)
+	}
+	spans, err := sink.WaitSpans(bounded(t, 10*time.Second), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, child otlpsink.Span
+	for _, s := range spans {
+		if s.ParentSpanID() == "" {
+			root = s
+		} else {
+			child = s
+		}
+	}
+	if root.Span == nil || child.Span == nil {
+		t.Fatalf("want a root and a try span, got %d spans", len(spans))
+	}
+	if child.GetStartTimeUnixNano() < root.GetStartTimeUnixNano() || child.GetEndTimeUnixNano() > root.GetEndTimeUnixNano() {
+		t.Errorf("try span [%d, %d] lies outside its root span [%d, %d] (ns since epoch)",
+			child.GetStartTimeUnixNano(), child.GetEndTimeUnixNano(), root.GetStartTimeUnixNano(), root.GetEndTimeUnixNano())
+	}
+}
+
+// The plugin refuses capture_request_headers naming a credential header
+// (authorization, cookie ...) when its instance starts, but the schema it
+// dumps for Kong does not: Kong accepts the config (Admin API, decK,
+// declarative file), then every request on that route fails at
+// StartInstance (500 from Kong 3.8 on; the plugin silently skipped before).
+// DESIGN §4 and issue 2: the dumped schema must refuse the same values.
+func TestKnownBugSchemaAcceptsCredentialCapture(t *testing.T) {
+	knownBug(t, "schema/kongschema.go: capture_*_headers elements lack the credential-header constraint that schema/validate.go enforces")
+	sink := otlpsink.Start(t)
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	decl := harness.Declarative(t, map[string]any{
+		"services": []any{map[string]any{"name": "svc", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "r", "paths": []string{"/r"}}}}},
+		"plugins": []any{plugin(pluginConfig(sink.TracesURL(), "e2e-schema", map[string]any{
+			"capture_request_headers": []string{"Authorization"},
+		}))},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gw, err := kongsim.StartGateway(ctx, kongsim.GatewayOptions{
+		Options: kongsim.Options{Binary: harness.PluginBinary(t), Logger: harness.TestLogger()},
+		Config:  decl,
+	})
+	if err != nil {
+		return // refused when written, as Kong would: fixed
+	}
+	defer gw.Close()
+	resp := harness.Do(t, "GET", gw.URL()+"/r", nil)
+	t.Errorf("Kong's schema check accepted capture_request_headers: [Authorization]; the plugin then refuses the instance and the request is answered %d: %s",
+		resp.Status, resp.Body)
+}
