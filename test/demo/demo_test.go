@@ -63,11 +63,11 @@ func testConfig(t *testing.T, backend string) config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 9)
+	p := freePorts(t, 8)
 	return config{
 		Root: root, Backend: backend, Plugin: harness.PluginBinary(t),
-		ProxyPort: p[0], UpstreamPort: p[1], DeadPort: p[2], OTLPPort: p[3],
-		Jaeger: jaegertest.Ports{OTLPGRPC: p[4], Zipkin: p[5], QueryHTTP: p[6], QueryGRPC: p[7], Health: p[8]},
+		ProxyPort: p[0], UpstreamPort: p[1], DeadPort: harness.RefusedPort(t), OTLPPort: p[2],
+		Jaeger: jaegertest.Ports{OTLPGRPC: p[3], Zipkin: p[4], QueryHTTP: p[5], QueryGRPC: p[6], Health: p[7]},
 		Quiet:  300 * time.Millisecond, Samples: true, ExitAfterSamples: true, ASCII: true,
 	}
 }

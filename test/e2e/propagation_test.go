@@ -135,7 +135,14 @@ func TestPropagationEndToEnd(t *testing.T) {
 			}
 			kongRoot := kongRoots[0]
 			check(t, kongRoot, "Kong root").service(e.kong).kind("server").name("GET /api").
-				num("http.response.status_code", 200).within(clientSpan, 2*time.Millisecond)
+				num("http.response.status_code", 200)
+			// Kong's root starts inside the client's span (Kong's started_at
+			// is whole milliseconds); it may end after it: Kong's request
+			// time runs to its log phase, after the client had its answer.
+			if kongRoot.StartMicros < clientSpan.StartMicros-1000 || kongRoot.StartMicros > clientSpan.StartMicros+clientSpan.DurationMicros {
+				t.Errorf("Kong's root starts at %dµs, outside the client span [%d, %d]µs", kongRoot.StartMicros,
+					clientSpan.StartMicros, clientSpan.StartMicros+clientSpan.DurationMicros)
+			}
 			tries := tr.Children(kongRoot.SpanID)
 			if len(tries) != 1 {
 				t.Fatalf("Kong root has %d children:\n%s", len(tries), render(tr))

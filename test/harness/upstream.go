@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -126,16 +127,23 @@ func (u *Upstream) Find(id string) []Received {
 	return out
 }
 
-// RefusedPort returns a loopback port nothing listens on: connections to it
-// are refused at once (a dead balancer target). Another process could take
-// it later, which the tests would notice as an unexpected answer.
+// RefusedPort returns a loopback port that refuses connections at once (a
+// dead balancer target): a TCP socket is bound to it but never listens, so
+// the kernel answers every connection attempt with a reset, and no other
+// process can take the port until the test ends.
 func RefusedPort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
+	tb.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }
