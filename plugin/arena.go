@@ -28,15 +28,16 @@ func (a *arena) reserve(n int) {
 	a.buf = make([]byte, 0, size)
 }
 
-// bytes copies b into the arena.
-func (a *arena) bytes(b []byte) string {
-	if len(b) == 0 {
+// str copies s into the arena, so a span does not keep the whole payload
+// alive (and the queue's byte accounting stays true).
+func (a *arena) str(s string) string {
+	if len(s) == 0 {
 		return ""
 	}
-	a.reserve(len(b))
+	a.reserve(len(s))
 	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return unsafe.String(&a.buf[start], len(b))
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[start], len(s))
 }
 
 // concat joins parts into one arena string.

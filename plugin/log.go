@@ -3,11 +3,7 @@ package plugin
 import (
 	"sync"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
-
-var parsers fastjson.ParserPool
 
 // log is the Log handler. Its PDK budget: one call (kong.log.serialize) for
 // every request that becomes spans. When most requests are unsampled (see
@@ -32,12 +28,16 @@ func (rt *runtime) log(k kongCaller) {
 	rt.logPayload(payload)
 }
 
+// LogPayload runs what the Log handler does once it has the serialize
+// payload: parse, resolve ids, build spans, enqueue. It exists for
+// benchmarks and tools outside this package (test/bench measures the log
+// path with it); Kong's requests go through Log.
+func (p *Plugin) LogPayload(payload string) { p.rt.logPayload(payload) }
+
 // logPayload turns one serialize payload into spans and queues them.
 func (rt *runtime) logPayload(payload string) {
-	p := parsers.Get()
-	defer parsers.Put(p)
 	a := newArena(len(payload) / 4)
-	e, err := parseSerialized(p, payload, &rt.wants, &a)
+	e, err := parseSerialized(payload, &rt.wants, &a)
 	if err != nil {
 		countPayloadError(err)
 		return

@@ -2,10 +2,7 @@ package plugin
 
 import (
 	"errors"
-	"math"
 	"strconv"
-
-	"github.com/valyala/fastjson"
 )
 
 // logEntry is the part of a kong.log.serialize() payload that spans are
@@ -77,200 +74,580 @@ var (
 // parseSerialized reads a kong.log.serialize() JSON text as Kong 3.3–3.9
 // produce it: cjson "\/" escapes, float *_ns values, upstream_status as a
 // string, a number or "", and every optional part possibly absent.
-func parseSerialized(p *fastjson.Parser, payload string, w *parseWants, a *arena) (*logEntry, error) {
+//
+// It reads the text once, keeping only the fields spans are built from and
+// skipping the rest (most of a payload: headers, query, entity details)
+// without building a tree; BenchmarkParse compares it with fastjson (which
+// it replaced, and which the differential tests keep as the reference),
+// encoding/json and gjson. Of duplicate keys the first wins, as with a
+// lookup in a parsed tree.
+func parseSerialized(payload string, w *parseWants, a *arena) (*logEntry, error) {
 	if len(payload) > maxPayloadBytes {
 		return nil, errTooLarge
 	}
-	root, err := p.Parse(payload)
-	if err != nil || root.Type() != fastjson.TypeObject {
+	sc := scanner{s: payload}
+	if sc.peek() != '{' {
 		return nil, errNotJSON
 	}
-	req := root.Get("request")
-	if req == nil || req.Type() != fastjson.TypeObject {
-		if root.Get("session") != nil {
+	e := &logEntry{}
+	var r rootParts
+	e.readRoot(&sc, w, a, &r)
+	if sc.peek(); !sc.ok() || sc.pos != len(sc.s) {
+		return nil, errNotJSON
+	}
+	if !r.request {
+		if r.session {
 			return nil, errStream
 		}
 		return nil, errNoRequest
 	}
-	e := &logEntry{}
-	e.requestID = str(a, req, "id")
-	e.method = str(a, req, "method")
-	e.uri = str(a, req, "uri")
-	e.url = str(a, req, "url")
-	e.requestSize = int64(num(req, "size"))
-	if tls := req.Get("tls"); tls != nil {
-		e.tlsVersion = str(a, tls, "version")
-		e.tlsCipher = str(a, tls, "cipher")
-		e.tlsVerify = str(a, tls, "client_verify")
+	// The incoming context is needed only when the access phase handed
+	// nothing over, which is known only once the whole text was read.
+	if e.handoff == "" && len(w.propagationNames) > 0 && r.headersEnd > 0 {
+		hs := scanner{s: payload[:r.headersEnd], pos: r.headersStart}
+		e.propagationHeaders = readCaptured(&hs, a, w.propagationNames)
 	}
-	if w.handoffKey != "" {
-		e.handoff = str(a, root, w.handoffKey)
-	}
-	if hdrs := req.Get("headers"); hdrs != nil && hdrs.Type() == fastjson.TypeObject {
-		e.userAgent = firstHeader(a, hdrs, "user-agent")
-		e.host = firstHeader(a, hdrs, "host")
-		e.capturedRequest = captureHeaders(a, hdrs, w.captureRequest)
-		if e.handoff == "" {
-			e.propagationHeaders = captureHeaders(a, hdrs, w.propagationNames)
-		}
-	}
-
-	e.upstreamURI = str(a, root, "upstream_uri")
-	switch us := root.Get("upstream_status"); {
-	case us == nil:
-	case us.Type() == fastjson.TypeString:
-		e.upstreamStatus = a.bytes(us.GetStringBytes())
-	case us.Type() == fastjson.TypeNumber:
-		e.upstreamStatus = strconv.Itoa(us.GetInt())
-	}
-
-	if resp := root.Get("response"); resp != nil {
-		e.status = int(num(resp, "status"))
-		e.responseSize = int64(num(resp, "size"))
-		if hdrs := resp.Get("headers"); hdrs != nil && hdrs.Type() == fastjson.TypeObject {
-			e.capturedResponse = captureHeaders(a, hdrs, w.captureResponse)
-		}
-	}
-
-	if lat := root.Get("latencies"); lat != nil {
-		e.latKong = num(lat, "kong")
-		e.latProxy = num(lat, "proxy")
-		e.latRequest = num(lat, "request")
-		if r := lat.Get("receive"); r != nil {
-			e.latReceive, _ = r.Float64()
-			e.hasReceive = true
-		}
-	}
-
-	for _, t := range root.GetArray("tries") {
-		if t.Type() != fastjson.TypeObject {
-			continue
-		}
-		e.tries = append(e.tries, balancerTry{
-			startMs:   num(t, "balancer_start"),
-			startNs:   num(t, "balancer_start_ns"),
-			latencyMs: num(t, "balancer_latency"),
-			latencyNs: num(t, "balancer_latency_ns"),
-			ip:        str(a, t, "ip"),
-			port:      int(num(t, "port")),
-			state:     str(a, t, "state"),
-			code:      int(num(t, "code")),
-		})
-	}
-
-	if r := root.Get("route"); r != nil && r.Type() == fastjson.TypeObject {
-		e.hasRoute = true
-		e.routeID = str(a, r, "id")
-		e.routeName = str(a, r, "name")
-		if paths := r.GetArray("paths"); len(paths) > 0 && paths[0].Type() == fastjson.TypeString {
-			e.routePath = a.bytes(paths[0].GetStringBytes())
-		}
-	}
-	if s := root.Get("service"); s != nil && s.Type() == fastjson.TypeObject {
-		e.hasService = true
-		e.serviceID = str(a, s, "id")
-		e.serviceName = str(a, s, "name")
-		e.serviceHost = str(a, s, "host")
-		e.serviceProtocol = str(a, s, "protocol")
-		e.servicePath = str(a, s, "path")
-		e.servicePort = int(num(s, "port"))
-	}
-	if c := root.Get("consumer"); c != nil && c.Type() == fastjson.TypeObject {
-		e.consumerID = str(a, c, "id")
-		e.consumerUsername = str(a, c, "username")
-		e.consumerCustomID = str(a, c, "custom_id")
-	}
-	if ae := root.Get("authenticated_entity"); ae != nil && ae.Type() == fastjson.TypeObject {
-		e.credentialID = str(a, ae, "id")
-	}
-	e.clientIP = str(a, root, "client_ip")
-	e.startedAtMs = num(root, "started_at")
-	e.source = str(a, root, "source")
-	e.workspace = str(a, root, "workspace")
-	e.workspaceName = str(a, root, "workspace_name")
 	return e, nil
 }
 
-// str returns v[key] when it is a string, copied into the arena.
-func str(a *arena, v *fastjson.Value, key string) string {
-	f := v.Get(key)
-	if f == nil || f.Type() != fastjson.TypeString {
-		return ""
-	}
-	return a.bytes(f.GetStringBytes())
+// rootParts is what the caller of readRoot needs beyond the entry.
+type rootParts struct {
+	request                  bool // request is an object
+	session                  bool // a stream subsystem payload
+	headersStart, headersEnd int  // request.headers, for a second look
 }
 
-// num returns v[key] as a number; Kong numbers may be integers, floats in
-// exponent form (1.7267838395395e+18) or, for sizes, numeric strings.
-func num(v *fastjson.Value, key string) float64 {
-	f := v.Get(key)
-	if f == nil {
-		return 0
+// once reports whether bit is not yet set in *seen, and sets it: the first
+// of duplicate keys wins.
+func once(seen *uint32, bit uint32) bool {
+	if *seen&bit != 0 {
+		return false
 	}
-	var n float64
-	switch f.Type() {
-	case fastjson.TypeNumber:
-		n, _ = f.Float64()
-	case fastjson.TypeString:
-		n, _ = strconv.ParseFloat(string(f.GetStringBytes()), 64)
-	}
-	// Absurd values (1e400 parses as +Inf) must not reach attributes or
-	// timestamps: some backends store a non-finite double and then cannot
-	// return the trace, and nanosecond conversions would overflow.
-	if math.IsNaN(n) || n > maxPayloadNumber || n < -maxPayloadNumber {
-		return 0
-	}
-	return n
+	*seen |= bit
+	return true
 }
 
-// maxPayloadNumber bounds every number read from a payload: epoch times in
-// ns (balancer_start_ns ≈ 1.7e18) still fit, and so does a uint64.
-const maxPayloadNumber = 1e19
-
-// firstHeader returns a header's first value (repeated headers are arrays).
-func firstHeader(a *arena, hdrs *fastjson.Value, name string) string {
-	h := hdrs.Get(name)
-	if h == nil {
-		return ""
+func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch key := sc.field(); key {
+		case "request":
+			if once(&seen, 1<<0) {
+				if sc.peek() == '{' {
+					r.request = true
+					e.readRequest(sc, w, a, r)
+					continue
+				}
+			}
+		case "upstream_uri":
+			if once(&seen, 1<<1) {
+				e.upstreamURI = sc.str(a)
+				continue
+			}
+		case "upstream_status":
+			if once(&seen, 1<<2) {
+				switch c := sc.peek(); {
+				case c == '"':
+					e.upstreamStatus = sc.str(a)
+					continue
+				case c == '-' || c >= '0' && c <= '9':
+					e.upstreamStatus = strconv.Itoa(intOrZero(sc.number()))
+					continue
+				}
+			}
+		case "response":
+			if once(&seen, 1<<3) && sc.peek() == '{' {
+				e.readResponse(sc, w, a)
+				continue
+			}
+		case "latencies":
+			if once(&seen, 1<<4) && sc.peek() == '{' {
+				e.readLatencies(sc)
+				continue
+			}
+		case "tries":
+			if once(&seen, 1<<5) && sc.peek() == '[' {
+				for more := sc.enter(']'); more; more = sc.next(']') {
+					if sc.peek() != '{' {
+						sc.skip()
+						continue
+					}
+					e.tries = append(e.tries, readTry(sc, a))
+				}
+				continue
+			}
+		case "route":
+			if once(&seen, 1<<6) && sc.peek() == '{' {
+				e.hasRoute = true
+				e.readRoute(sc, a)
+				continue
+			}
+		case "service":
+			if once(&seen, 1<<7) && sc.peek() == '{' {
+				e.hasService = true
+				e.readService(sc, a)
+				continue
+			}
+		case "consumer":
+			if once(&seen, 1<<8) && sc.peek() == '{' {
+				e.readConsumer(sc, a)
+				continue
+			}
+		case "authenticated_entity":
+			if once(&seen, 1<<9) && sc.peek() == '{' {
+				var seenID uint32
+				for more := sc.enter('}'); more; more = sc.next('}') {
+					if sc.field() == "id" && once(&seenID, 1) {
+						e.credentialID = sc.str(a)
+						continue
+					}
+					sc.skip()
+				}
+				continue
+			}
+		case "client_ip":
+			if once(&seen, 1<<10) {
+				e.clientIP = sc.str(a)
+				continue
+			}
+		case "started_at":
+			if once(&seen, 1<<11) {
+				e.startedAtMs = sc.num()
+				continue
+			}
+		case "source":
+			if once(&seen, 1<<12) {
+				e.source = sc.str(a)
+				continue
+			}
+		case "workspace":
+			if once(&seen, 1<<13) {
+				e.workspace = sc.str(a)
+				continue
+			}
+		case "workspace_name":
+			if once(&seen, 1<<14) {
+				e.workspaceName = sc.str(a)
+				continue
+			}
+		case "session":
+			r.session = true
+		default:
+			if key == w.handoffKey && w.handoffKey != "" && once(&seen, 1<<15) {
+				e.handoff = sc.str(a)
+				continue
+			}
+		}
+		sc.skip()
 	}
-	switch h.Type() {
-	case fastjson.TypeString:
-		return a.bytes(h.GetStringBytes())
-	case fastjson.TypeArray:
-		if vs := h.GetArray(); len(vs) > 0 && vs[0].Type() == fastjson.TypeString {
-			return a.bytes(vs[0].GetStringBytes())
+}
+
+func (e *logEntry) readRequest(sc *scanner, w *parseWants, a *arena, r *rootParts) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "id":
+			if once(&seen, 1<<0) {
+				e.requestID = sc.str(a)
+				continue
+			}
+		case "method":
+			if once(&seen, 1<<1) {
+				e.method = sc.str(a)
+				continue
+			}
+		case "uri":
+			if once(&seen, 1<<2) {
+				e.uri = sc.str(a)
+				continue
+			}
+		case "url":
+			if once(&seen, 1<<3) {
+				e.url = sc.str(a)
+				continue
+			}
+		case "size":
+			if once(&seen, 1<<4) {
+				e.requestSize = int64(sc.num())
+				continue
+			}
+		case "tls":
+			if once(&seen, 1<<5) && sc.peek() == '{' {
+				e.readTLS(sc, a)
+				continue
+			}
+		case "headers":
+			if once(&seen, 1<<6) && sc.peek() == '{' {
+				r.headersStart = sc.pos
+				e.readRequestHeaders(sc, w, a)
+				r.headersEnd = sc.pos
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+func (e *logEntry) readTLS(sc *scanner, a *arena) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "version":
+			if once(&seen, 1<<0) {
+				e.tlsVersion = sc.str(a)
+				continue
+			}
+		case "cipher":
+			if once(&seen, 1<<1) {
+				e.tlsCipher = sc.str(a)
+				continue
+			}
+		case "client_verify":
+			if once(&seen, 1<<2) {
+				e.tlsVerify = sc.str(a)
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+// readRequestHeaders keeps user-agent, host and the captured headers. A
+// header may be all three, so its value is read once per use.
+func (e *logEntry) readRequestHeaders(sc *scanner, w *parseWants, a *arena) {
+	var seen uint32
+	captured := newCapture(w.captureRequest)
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		key := sc.field()
+		start := sc.pos
+		read := false
+		if key == "user-agent" && once(&seen, 1<<0) {
+			e.userAgent = sc.firstHeader(a)
+			read = true
+		} else if key == "host" && once(&seen, 1<<1) {
+			e.host = sc.firstHeader(a)
+			read = true
+		}
+		for i, n := range w.captureRequest {
+			if key == n && captured[i].name == "" {
+				sc.pos = start
+				captured[i] = capturedHeader{name: n, values: sc.headerValues(a)}
+				read = true
+			}
+		}
+		if !read {
+			sc.skip()
 		}
 	}
-	return ""
+	e.capturedRequest = compactCaptured(captured)
 }
 
-// captureHeaders copies the listed headers (Kong already lowercases names).
-func captureHeaders(a *arena, hdrs *fastjson.Value, names []string) []capturedHeader {
+func (e *logEntry) readResponse(sc *scanner, w *parseWants, a *arena) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "status":
+			if once(&seen, 1<<0) {
+				e.status = int(sc.num())
+				continue
+			}
+		case "size":
+			if once(&seen, 1<<1) {
+				e.responseSize = int64(sc.num())
+				continue
+			}
+		case "headers":
+			if once(&seen, 1<<2) && sc.peek() == '{' {
+				e.capturedResponse = readCaptured(sc, a, w.captureResponse)
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+func (e *logEntry) readLatencies(sc *scanner) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "kong":
+			if once(&seen, 1<<0) {
+				e.latKong = sc.num()
+				continue
+			}
+		case "proxy":
+			if once(&seen, 1<<1) {
+				e.latProxy = sc.num()
+				continue
+			}
+		case "request":
+			if once(&seen, 1<<2) {
+				e.latRequest = sc.num()
+				continue
+			}
+		case "receive":
+			// Present at all (3.7+) is what counts; only a number is read.
+			if once(&seen, 1<<3) {
+				e.hasReceive = true
+				if c := sc.peek(); c == '-' || c >= '0' && c <= '9' {
+					e.latReceive = parseNumber(sc.number())
+					continue
+				}
+			}
+		}
+		sc.skip()
+	}
+}
+
+func readTry(sc *scanner, a *arena) balancerTry {
+	var t balancerTry
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "balancer_start":
+			if once(&seen, 1<<0) {
+				t.startMs = sc.num()
+				continue
+			}
+		case "balancer_start_ns":
+			if once(&seen, 1<<1) {
+				t.startNs = sc.num()
+				continue
+			}
+		case "balancer_latency":
+			if once(&seen, 1<<2) {
+				t.latencyMs = sc.num()
+				continue
+			}
+		case "balancer_latency_ns":
+			if once(&seen, 1<<3) {
+				t.latencyNs = sc.num()
+				continue
+			}
+		case "ip":
+			if once(&seen, 1<<4) {
+				t.ip = sc.str(a)
+				continue
+			}
+		case "port":
+			if once(&seen, 1<<5) {
+				t.port = int(sc.num())
+				continue
+			}
+		case "state":
+			if once(&seen, 1<<6) {
+				t.state = sc.str(a)
+				continue
+			}
+		case "code":
+			if once(&seen, 1<<7) {
+				t.code = int(sc.num())
+				continue
+			}
+		}
+		sc.skip()
+	}
+	return t
+}
+
+func (e *logEntry) readRoute(sc *scanner, a *arena) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "id":
+			if once(&seen, 1<<0) {
+				e.routeID = sc.str(a)
+				continue
+			}
+		case "name":
+			if once(&seen, 1<<1) {
+				e.routeName = sc.str(a)
+				continue
+			}
+		case "paths":
+			// The route's first path names the span (http.route).
+			if once(&seen, 1<<2) && sc.peek() == '[' {
+				for more, first := sc.enter(']'), true; more; more, first = sc.next(']'), false {
+					if first && sc.peek() == '"' {
+						e.routePath = sc.str(a)
+						continue
+					}
+					sc.skip()
+				}
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+func (e *logEntry) readService(sc *scanner, a *arena) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "id":
+			if once(&seen, 1<<0) {
+				e.serviceID = sc.str(a)
+				continue
+			}
+		case "name":
+			if once(&seen, 1<<1) {
+				e.serviceName = sc.str(a)
+				continue
+			}
+		case "host":
+			if once(&seen, 1<<2) {
+				e.serviceHost = sc.str(a)
+				continue
+			}
+		case "protocol":
+			if once(&seen, 1<<3) {
+				e.serviceProtocol = sc.str(a)
+				continue
+			}
+		case "path":
+			if once(&seen, 1<<4) {
+				e.servicePath = sc.str(a)
+				continue
+			}
+		case "port":
+			if once(&seen, 1<<5) {
+				e.servicePort = int(sc.num())
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+func (e *logEntry) readConsumer(sc *scanner, a *arena) {
+	var seen uint32
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		switch sc.field() {
+		case "id":
+			if once(&seen, 1<<0) {
+				e.consumerID = sc.str(a)
+				continue
+			}
+		case "username":
+			if once(&seen, 1<<1) {
+				e.consumerUsername = sc.str(a)
+				continue
+			}
+		case "custom_id":
+			if once(&seen, 1<<2) {
+				e.consumerCustomID = sc.str(a)
+				continue
+			}
+		}
+		sc.skip()
+	}
+}
+
+// newCapture makes one slot per wanted header name; a slot's name is set
+// once the header was seen (first wins), its values may stay empty.
+func newCapture(names []string) []capturedHeader {
 	if len(names) == 0 {
 		return nil
 	}
-	var out []capturedHeader
-	for _, n := range names {
-		h := hdrs.Get(n)
-		if h == nil {
-			continue
-		}
-		var vals []string
-		switch h.Type() {
-		case fastjson.TypeString:
-			vals = []string{a.bytes(h.GetStringBytes())}
-		case fastjson.TypeArray:
-			for _, v := range h.GetArray() {
-				if v.Type() == fastjson.TypeString {
-					vals = append(vals, a.bytes(v.GetStringBytes()))
-				}
-			}
-		case fastjson.TypeTrue:
-			vals = []string{"true"}
-		}
-		if len(vals) > 0 {
-			out = append(out, capturedHeader{name: n, values: vals})
+	return make([]capturedHeader, len(names))
+}
+
+// compactCaptured keeps the headers that had values, in the order of the
+// configured names; nil when there are none.
+func compactCaptured(slots []capturedHeader) []capturedHeader {
+	out := slots[:0]
+	for _, h := range slots {
+		if len(h.values) > 0 {
+			out = append(out, h)
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
+}
+
+// readCaptured reads a headers object (Kong already lowercases names) and
+// keeps the listed headers.
+func readCaptured(sc *scanner, a *arena, names []string) []capturedHeader {
+	if len(names) == 0 {
+		sc.skip()
+		return nil
+	}
+	captured := newCapture(names)
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		key := sc.field()
+		start, read := sc.pos, false
+		for i, n := range names {
+			if key == n && captured[i].name == "" {
+				sc.pos = start
+				captured[i] = capturedHeader{name: n, values: sc.headerValues(a)}
+				read = true
+			}
+		}
+		if !read {
+			sc.skip()
+		}
+	}
+	return compactCaptured(captured)
+}
+
+// firstHeader reads a header's first value (repeated headers are arrays).
+func (sc *scanner) firstHeader(a *arena) string {
+	switch sc.peek() {
+	case '"':
+		return sc.str(a)
+	case '[':
+		v := ""
+		for more, first := sc.enter(']'), true; more; more, first = sc.next(']'), false {
+			if first && sc.peek() == '"' {
+				v = sc.str(a)
+				continue
+			}
+			sc.skip()
+		}
+		return v
+	}
+	sc.skip()
+	return ""
+}
+
+// headerValues reads a header's values: a string, an array of them, or
+// true (a header sent without a value).
+func (sc *scanner) headerValues(a *arena) []string {
+	switch sc.peek() {
+	case '"':
+		return []string{sc.str(a)}
+	case '[':
+		var vals []string
+		for more := sc.enter(']'); more; more = sc.next(']') {
+			if sc.peek() == '"' {
+				vals = append(vals, sc.str(a))
+				continue
+			}
+			sc.skip()
+		}
+		return vals
+	case 't':
+		if sc.skip(); sc.ok() {
+			return []string{"true"}
+		}
+		return nil
+	}
+	sc.skip()
+	return nil
+}
+
+// intOrZero reads an integer token as fastjson's GetInt did: digits with an
+// optional minus, else 0.
+func intOrZero(s string) int {
+	if s == "" || s[0] == '+' {
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return int(n)
 }

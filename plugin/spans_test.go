@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
@@ -39,12 +37,11 @@ func testOptions() *spanOptions {
 // parseAndBuild runs the pure part of the log path on a fixture.
 func parseAndBuild(t *testing.T, name string, w *parseWants) (*logEntry, []exporter.Span) {
 	t.Helper()
-	var p fastjson.Parser
 	a := newArena(64)
 	if w == nil {
 		w = &parseWants{handoffKey: handoffKey}
 	}
-	e, err := parseSerialized(&p, fixture(t, name), w, &a)
+	e, err := parseSerialized(fixture(t, name), w, &a)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -262,10 +259,9 @@ func TestPluginExitHasNoTries(t *testing.T) {
 }
 
 func TestNoRouteParses(t *testing.T) {
-	var p fastjson.Parser
 	a := newArena(64)
 	w := &parseWants{handoffKey: handoffKey, propagationNames: []string{"traceparent", "tracestate"}}
-	e, err := parseSerialized(&p, fixture(t, "3.9-no-route.json"), w, &a)
+	e, err := parseSerialized(fixture(t, "3.9-no-route.json"), w, &a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +318,6 @@ func TestOlderKongShapes(t *testing.T) {
 }
 
 func TestBadPayloadsAreRefused(t *testing.T) {
-	var p fastjson.Parser
 	w := &parseWants{handoffKey: handoffKey}
 	for name, payload := range map[string]string{
 		"stream":     fixture(t, "stream.json"),
@@ -332,12 +327,12 @@ func TestBadPayloadsAreRefused(t *testing.T) {
 		"huge":       `{"request":{"uri":"` + strings.Repeat("a", maxPayloadBytes) + `"}}`,
 	} {
 		a := newArena(64)
-		if _, err := parseSerialized(&p, payload, w, &a); err == nil {
+		if _, err := parseSerialized(payload, w, &a); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	a := newArena(64)
-	if _, err := parseSerialized(&p, fixture(t, "stream.json"), w, &a); err != errStream {
+	if _, err := parseSerialized(fixture(t, "stream.json"), w, &a); err != errStream {
 		t.Errorf("stream payload error = %v, want errStream", err)
 	}
 }
@@ -346,9 +341,8 @@ func TestAttributeLimits(t *testing.T) {
 	o := testOptions()
 	o.maxAttrs = 5
 	o.maxValueLen = 16
-	var p fastjson.Parser
 	a := newArena(64)
-	e, err := parseSerialized(&p, fixture(t, "3.9-proxied-consumer.json"), &parseWants{handoffKey: handoffKey}, &a)
+	e, err := parseSerialized(fixture(t, "3.9-proxied-consumer.json"), &parseWants{handoffKey: handoffKey}, &a)
 	if err != nil {
 		t.Fatal(err)
 	}
