@@ -6,10 +6,13 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,4 +223,77 @@ func TestDemoRefusesTakenPort(t *testing.T) {
 		t.Errorf("something started before the port check:\n%s", out.String())
 	}
 	portsFree(t, c.UpstreamPort, c.OTLPPort)
+}
+
+// The demo command as `make demo` runs it: after the samples it keeps
+// serving (a request of the user's own is traced and printed), and a
+// terminal's Ctrl-C (SIGINT to the whole foreground process group) stops
+// everything cleanly with exit status 0.
+func TestDemoCommandServesUntilCtrlC(t *testing.T) {
+	c := testConfig(t, "sink")
+	bin := filepath.Join(t.TempDir(), "demo")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./test/demo: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-plugin", c.Plugin, "-ascii", "-quiet", "300ms",
+		"-proxy-port", strconv.Itoa(c.ProxyPort), "-upstream-port", strconv.Itoa(c.UpstreamPort),
+		"-dead-port", strconv.Itoa(c.DeadPort), "-otlp-port", strconv.Itoa(c.OTLPPort))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group stands for the terminal's foreground group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // only if the test failed midway
+	})
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			select {
+			case err := <-exited:
+				t.Fatalf("demo exited (%v) before %s:\n%s", err, what, out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after 60 s:\n%s", what, out.String())
+			}
+		}
+	}
+	waitFor("serving line", func() bool { return strings.Contains(out.String(), "until Ctrl-C") })
+
+	path := "/echo/mine-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	resp := harness.Do(t, "GET", "http://127.0.0.1:"+strconv.Itoa(c.ProxyPort)+path, nil)
+	if resp.Status != 200 {
+		t.Fatalf("own request: status %d", resp.Status)
+	}
+	traceID := resp.Header.Get("X-Trace-Id")
+	// The /echo route flushes its queue every second.
+	waitFor("trace of the user's request", func() bool { return strings.Contains(out.String(), "trace "+traceID) })
+
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("demo exited with %v after Ctrl-C:\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("demo still running 30 s after Ctrl-C:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "stopped:") {
+		t.Errorf("no clean-shutdown line:\n%s", out.String())
+	}
+	portsFree(t, c.ProxyPort, c.UpstreamPort, c.OTLPPort)
+	// No process is left in its group. The upstream and the plugin run in
+	// groups of their own: the free ports above show they stopped.
+	if err := syscall.Kill(-cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("processes of the demo's group remain: %v", err)
+	}
 }
