@@ -365,7 +365,7 @@ func TestAcquireReportsExporterErrors(t *testing.T) {
 		t.Fatalf("err = %v, want a field error naming exporter", err)
 	}
 	cfg = testConfig("http://127.0.0.1:1/v1/traces")
-	cfg.Protocol = schema.ProtocolGRPC // registered later by its own file
+	cfg.Protocol = "http/thrift" // no such transport
 	if _, err := reg.Acquire(cfg); !errors.As(err, &fe) || fe.Field != "protocol" {
 		t.Fatalf("err = %v, want a field error naming protocol", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/trace-exporter/trace-exporter/schema"
@@ -30,8 +31,10 @@ var factories = struct {
 // field `exporter` that selects it. A factory registered as
 // "<exporter>/<protocol>" (e.g. "otlp/grpc") takes precedence over
 // "<exporter>" for that protocol, so a transport can live in its own file.
-// Call it from an init function; registering a name twice panics, as it
-// is a programming error.
+// The name (without "/<protocol>") becomes an allowed value of `exporter`
+// in the schema the binary dumps for Kong and at StartInstance. Call it from
+// an init function; registering a name twice panics, as it is a
+// programming error.
 func Register(name string, f Factory) {
 	if name == "" || f == nil {
 		panic("exporter: Register needs a name and a factory")
@@ -42,6 +45,9 @@ func Register(name string, f Factory) {
 		panic(fmt.Sprintf("exporter: %q registered twice", name))
 	}
 	factories.byName[name] = f
+	// The config field `exporter` names the backend without the protocol.
+	base, _, _ := strings.Cut(name, "/")
+	schema.RegisterExporterName(base)
 }
 
 // Registered lists the registered names, sorted.
@@ -61,11 +67,11 @@ func lookupFactory(cfg *schema.Config) (Factory, error) {
 	defer factories.RUnlock()
 	if cfg.Protocol != "" {
 		if f, ok := factories.byName[string(cfg.Exporter)+"/"+string(cfg.Protocol)]; ok {
-			return f, nil
+			return instrumented(f), nil
 		}
 	}
 	if f, ok := factories.byName[string(cfg.Exporter)]; ok {
-		return f, nil
+		return instrumented(f), nil
 	}
 	return nil, &schema.FieldError{Field: "exporter", Reason: fmt.Sprintf("%q is not available in this build", cfg.Exporter)}
 }

@@ -1,0 +1,385 @@
+package exporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+func grpcConfig(endpoint string) *schema.Config {
+	cfg := testConfig(endpoint)
+	cfg.Protocol = schema.ProtocolGRPC
+	return cfg
+}
+
+// newExporterFor builds cfg's exporter as a pipeline would (through the
+// registry), shut down when the test ends.
+func newExporterFor(t *testing.T, cfg *schema.Config) Exporter {
+	t.Helper()
+	f, err := lookupFactory(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := f(cfg, Settings{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	return exp
+}
+
+func exportOnce(t *testing.T, exp Exporter, b *Batch) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return exp.Export(ctx, *b)
+}
+
+// The gRPC exporter sends exactly the ExportTraceServiceRequest the HTTP
+// exporter sends (read back by the official generated server), with the
+// configured headers as metadata, gzipped on the wire when asked.
+func TestGRPCDeliversTheOfficialRequest(t *testing.T) {
+	for _, compression := range []schema.Compression{schema.CompressionNone, schema.CompressionGzip} {
+		t.Run(string(compression), func(t *testing.T) {
+			rc := newGRPCReceiver(t, nil, nil)
+			cfg := grpcConfig("http://" + rc.addr)
+			cfg.Compression = compression
+			cfg.Headers = map[string]string{"X-Api-Key": "s3cret", "Host": "collector.example:4317"}
+			exp := newExporterFor(t, cfg)
+			for _, b := range []*Batch{richBatch(), kongLikeBatch(200)} {
+				if err := exportOnce(t, exp, b); err != nil {
+					t.Fatalf("export: %v", err)
+				}
+			}
+			got := rc.waitRequests(2, 5*time.Second)
+			for i, b := range []*Batch{richBatch(), kongLikeBatch(200)} {
+				if !proto.Equal(got[i].req, toOTLP(b)) {
+					t.Errorf("request %d differs from the OTLP encoding of the batch", i)
+				}
+			}
+			r := got[1]
+			if v := r.md.Get("x-api-key"); len(v) != 1 || v[0] != "s3cret" {
+				t.Errorf("header not sent as metadata: %v", r.md)
+			}
+			if ua := strings.Join(r.md.Get("user-agent"), " "); !strings.Contains(ua, "trace-exporter/") {
+				t.Errorf("user-agent %q", ua)
+			}
+			if r.authority != "collector.example:4317" {
+				t.Errorf("Host header should set the authority, got %q", r.authority)
+			}
+			switch compression {
+			case schema.CompressionGzip:
+				if r.compression != "gzip" || r.wireBytes*4 > r.bytes {
+					t.Errorf("not gzipped on the wire: encoding %q, %d wire bytes for %d", r.compression, r.wireBytes, r.bytes)
+				}
+			default:
+				if r.compression != "" || r.wireBytes != r.bytes {
+					t.Errorf("compressed without being asked: %q %d/%d", r.compression, r.wireBytes, r.bytes)
+				}
+			}
+		})
+	}
+}
+
+// The gRPC gzip compressor produces standard gzip, whatever reads it.
+func TestGRPCGzipIsStandardGzip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := grpcGzip{}.Compress(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("span payload "), 1000)
+	_, _ = w.Write(payload)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("standard gzip reads %d bytes, %v", len(got), err)
+	}
+}
+
+func retryInfoStatus(code codes.Code, delay time.Duration) error {
+	st, err := status.New(code, "busy").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(delay)})
+	if err != nil {
+		panic(err)
+	}
+	return st.Err()
+}
+
+// The OTLP/gRPC retry rules, code by code, with RetryInfo honoured.
+func TestGRPCRetryRules(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		retryable bool
+		delay     time.Duration
+	}{
+		{"unavailable", status.Error(codes.Unavailable, "down"), true, 0},
+		{"unavailable+retryinfo", retryInfoStatus(codes.Unavailable, 1500*time.Millisecond), true, 1500 * time.Millisecond},
+		{"resource_exhausted", status.Error(codes.ResourceExhausted, "full"), false, 0},
+		{"resource_exhausted+retryinfo", retryInfoStatus(codes.ResourceExhausted, 2*time.Second), true, 2 * time.Second},
+		{"cancelled", status.Error(codes.Canceled, "x"), true, 0},
+		{"deadline_exceeded", status.Error(codes.DeadlineExceeded, "x"), true, 0},
+		{"aborted", status.Error(codes.Aborted, "x"), true, 0},
+		{"out_of_range", status.Error(codes.OutOfRange, "x"), true, 0},
+		{"data_loss", status.Error(codes.DataLoss, "x"), true, 0},
+		{"invalid_argument", status.Error(codes.InvalidArgument, "bad"), false, 0},
+		{"unauthenticated", status.Error(codes.Unauthenticated, "who"), false, 0},
+		{"permission_denied", status.Error(codes.PermissionDenied, "no"), false, 0},
+		{"internal", status.Error(codes.Internal, "bug"), false, 0},
+		{"unknown", status.Error(codes.Unknown, "?"), false, 0},
+		{"unimplemented", status.Error(codes.Unimplemented, "?"), false, 0},
+		{"not_found", status.Error(codes.NotFound, "?"), false, 0},
+		{"failed_precondition", status.Error(codes.FailedPrecondition, "?"), false, 0},
+	}
+	next := make(chan error, 1)
+	rc := newGRPCReceiver(t, nil, func(int) (*coltracepb.ExportTraceServiceResponse, error) { return nil, <-next })
+	exp := newExporterFor(t, grpcConfig("http://"+rc.addr))
+	for _, c := range cases {
+		next <- c.err
+		err := exportOnce(t, exp, kongLikeBatch(2))
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		if IsPermanent(err) == c.retryable {
+			t.Errorf("%s: retryable = %v, want %v (%v)", c.name, !IsPermanent(err), c.retryable, err)
+		}
+		if d, _ := RetryDelay(err); d != c.delay {
+			t.Errorf("%s: retry delay %s, want %s", c.name, d, c.delay)
+		}
+	}
+}
+
+// Through a pipeline: retryable failures are retried until success, and a
+// RetryInfo delay longer than the backoff is waited out.
+func TestGRPCPipelineRetriesAndHonoursRetryInfo(t *testing.T) {
+	rc := newGRPCReceiver(t, nil, func(n int) (*coltracepb.ExportTraceServiceResponse, error) {
+		switch n {
+		case 0:
+			return nil, status.Error(codes.Unavailable, "starting")
+		case 1:
+			return nil, retryInfoStatus(codes.ResourceExhausted, 400*time.Millisecond)
+		}
+		return &coltracepb.ExportTraceServiceResponse{}, nil
+	})
+	reg := newTestRegistry(t, RegistryOptions{})
+	h, err := reg.Acquire(grpcConfig("http://" + rc.addr)) // backoff ≤ 100 ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Enqueue(testSpans(3))
+	got := rc.waitRequests(3, 10*time.Second)
+	waitFor(t, 5*time.Second, "export accounted", func() bool { return h.Stats().Exported == 3 })
+	if gap := got[2].arrival.Sub(got[1].arrival); gap < 400*time.Millisecond {
+		t.Errorf("retried %s after RESOURCE_EXHAUSTED with RetryInfo 400ms", gap)
+	}
+	if s := h.Stats(); s.Retries != 2 || s.DroppedTotal() != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Partial success: rejected spans are reported (not retried); a message
+// alone is only a warning.
+func TestGRPCPartialSuccess(t *testing.T) {
+	rc := newGRPCReceiver(t, nil, func(n int) (*coltracepb.ExportTraceServiceResponse, error) {
+		if n == 0 {
+			return &coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{RejectedSpans: 2, ErrorMessage: "too old"}}, nil
+		}
+		return &coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{ErrorMessage: "just saying"}}, nil
+	})
+	exp := newExporterFor(t, grpcConfig("http://"+rc.addr))
+	err := exportOnce(t, exp, kongLikeBatch(5))
+	var partial *PartialError
+	if !errors.As(err, &partial) || partial.Rejected != 2 || partial.Message != "too old" || !IsPermanent(err) {
+		t.Fatalf("err = %v, want a partial success of 2", err)
+	}
+	if err := exportOnce(t, exp, kongLikeBatch(5)); err != nil {
+		t.Fatalf("a message without rejections is a success, got %v", err)
+	}
+}
+
+// The OTLP size limits: a request over 64 MiB is not sent; a response over
+// 4 MiB is not read and is not retried.
+func TestGRPCSizeLimits(t *testing.T) {
+	rc := newGRPCReceiver(t, nil, func(int) (*coltracepb.ExportTraceServiceResponse, error) {
+		return &coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{ErrorMessage: strings.Repeat("x", 5<<20)}}, nil
+	})
+	exp := newExporterFor(t, grpcConfig("http://"+rc.addr))
+	err := exportOnce(t, exp, kongLikeBatch(2))
+	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "ResourceExhausted") {
+		t.Errorf("response over 4 MiB: err = %v, want a permanent error", err)
+	}
+	inner := exp.(*measuredExporter).Exporter.(*otlpGRPCExporter)
+	inner.maxBody = 1000
+	before := len(rc.received())
+	if err := exportOnce(t, exp, kongLikeBatch(50)); !IsPermanent(err) || !strings.Contains(err.Error(), "exceeds the OTLP limit") {
+		t.Errorf("oversized request: err = %v", err)
+	}
+	if len(rc.received()) != before {
+		t.Errorf("an oversized request was sent")
+	}
+}
+
+// TLS: https:// and a scheme-less host:port use TLS with the tls_* fields;
+// a certificate that does not verify is a permanent error; mTLS presents
+// the client certificate; http:// is plaintext.
+func TestGRPCTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	tlsRC := newGRPCReceiver(t, pki.serverConfig(false), nil)
+	mtlsRC := newGRPCReceiver(t, pki.serverConfig(true), nil)
+	plainRC := newGRPCReceiver(t, nil, nil)
+	type tc struct {
+		name      string
+		endpoint  string
+		configure func(*schema.Config)
+		ok        bool
+		permanent bool
+	}
+	withCA := func(c *schema.Config) { c.TLSCAFile = pki.caFile }
+	cases := []tc{
+		{"https with CA", "https://" + tlsRC.addr, withCA, true, false},
+		{"host:port is TLS", tlsRC.addr, withCA, true, false},
+		{"unknown authority", "https://" + tlsRC.addr, func(c *schema.Config) { c.TLSCAFile = pki.otherCAFile }, false, true},
+		{"system roots do not know the test CA", "https://" + tlsRC.addr, nil, false, true},
+		{"verification off", "https://" + tlsRC.addr, func(c *schema.Config) { c.TLSVerify = false }, true, false},
+		{"server name mismatch", "https://" + tlsRC.addr, func(c *schema.Config) { withCA(c); c.TLSServerName = "other.example" }, false, true},
+		{"mTLS with client certificate", "https://" + mtlsRC.addr, func(c *schema.Config) {
+			withCA(c)
+			c.TLSClientCertFile, c.TLSClientKeyFile = pki.clientCert, pki.clientKey
+		}, true, false},
+		{"mTLS without client certificate", "https://" + mtlsRC.addr, withCA, false, false},
+		{"http:// is plaintext", "http://" + plainRC.addr, nil, true, false},
+		{"host:port against a plaintext server fails", plainRC.addr, withCA, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := grpcConfig(c.endpoint)
+			cfg.ConnectTimeout = 2000
+			if c.configure != nil {
+				c.configure(cfg)
+			}
+			exp := newExporterFor(t, cfg)
+			err := exportOnce(t, exp, kongLikeBatch(2))
+			switch {
+			case c.ok && err != nil:
+				t.Fatalf("export failed: %v", err)
+			case !c.ok && err == nil:
+				t.Fatal("export succeeded")
+			case !c.ok && c.permanent && !IsPermanent(err):
+				t.Fatalf("a certificate that does not verify must not be retried: %v", err)
+			}
+		})
+	}
+}
+
+// Unreadable TLS files refuse the pipeline, naming the field.
+func TestGRPCBadTLSFilesNameTheField(t *testing.T) {
+	cfg := grpcConfig("https://127.0.0.1:1")
+	cfg.TLSCAFile = "/nonexistent/ca.pem"
+	f, _ := lookupFactory(cfg)
+	if _, err := f(cfg, Settings{Logger: discardLogger()}); err == nil || !strings.Contains(err.Error(), "config.tls_ca_file") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestGRPCTarget(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://collector:4317":            "collector:4317 false",
+		"https://collector:4317/v1/traces": "collector:4317 true",
+		"collector:4317":                   "collector:4317 true",
+		"https://collector":                "collector:443 true",
+		"http://collector":                 "collector:80 false",
+		"http://[::1]:4317":                "[::1]:4317 false",
+	} {
+		target, secure, err := grpcTarget(in)
+		if got := fmt.Sprintf("%s %v", target, secure); err != nil || got != want {
+			t.Errorf("grpcTarget(%q) = %s (%v), want %s", in, got, err, want)
+		}
+	}
+}
+
+// OTEL_EXPORTER_OTLP_* reach a gRPC pipeline, and a plugin config
+// overrides them. The variables are read once per process, so the check
+// runs in a child process of this test binary.
+func TestGRPCEnvironmentDefaults(t *testing.T) {
+	if addr := os.Getenv("TRACE_EXPORTER_TEST_ENV_CHILD"); addr != "" {
+		grpcEnvironmentChild(t, addr)
+		return
+	}
+	envRC := newGRPCReceiver(t, nil, nil)
+	configRC := newGRPCReceiver(t, nil, nil)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGRPCEnvironmentDefaults$", "-test.count=1")
+	cmd.Env = append(os.Environ(),
+		"TRACE_EXPORTER_TEST_ENV_CHILD="+configRC.addr,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+envRC.addr, // scheme-less: plaintext only because of INSECURE
+		"OTEL_EXPORTER_OTLP_INSECURE=true",
+		"OTEL_EXPORTER_OTLP_HEADERS=x-tenant=from-env",
+		"OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	fromEnv := envRC.waitRequests(1, 5*time.Second)[0]
+	if fromEnv.compression != "gzip" || strings.Join(fromEnv.md.Get("x-tenant"), "") != "from-env" {
+		t.Errorf("env defaults not applied: compression %q, metadata %v", fromEnv.compression, fromEnv.md)
+	}
+	fromConfig := configRC.waitRequests(1, 5*time.Second)[0]
+	if fromConfig.compression != "" || strings.Join(fromConfig.md.Get("x-tenant"), "") != "from-config" {
+		t.Errorf("config must override env: compression %q, metadata %v", fromConfig.compression, fromConfig.md)
+	}
+	if n := len(envRC.received()); n != 1 {
+		t.Errorf("env receiver got %d requests, want 1", n)
+	}
+}
+
+func grpcEnvironmentChild(t *testing.T, configAddr string) {
+	for _, js := range []string{
+		`{"queue":{"max_coalescing_delay":0.01}}`,
+		`{"queue":{"max_coalescing_delay":0.01},"traces_endpoint":"http://` + configAddr + `","compression":"none","headers":{"x-tenant":"from-config"}}`,
+	} {
+		var cfg schema.Config
+		if err := cfg.UnmarshalJSON([]byte(js)); err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		if cfg.Protocol != schema.ProtocolGRPC {
+			t.Fatalf("protocol %q from env", cfg.Protocol)
+		}
+		reg := NewRegistry(RegistryOptions{})
+		h, err := reg.Acquire(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Enqueue(testSpans(1))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = reg.ShutdownAll(ctx)
+		cancel()
+		if err != nil || h.Stats().Exported != 1 {
+			t.Fatalf("%s: not delivered: %v %+v", js, err, h.Stats())
+		}
+	}
+}
