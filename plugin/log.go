@@ -52,6 +52,11 @@ func (rt *runtime) logPayload(payload string) {
 	}
 	spans := buildSpans(e, &ids, &rt.spanOpts, &a)
 	Counters.SpansBuilt.Add(int64(len(spans)))
+	if rt.procs != nil {
+		if spans = rt.process(spans, e); len(spans) == 0 {
+			return // dropped by a processor (counted there)
+		}
+	}
 	if !rt.pipe.Enqueue(spans) {
 		Counters.QueueRejected.Add(1)
 	}

@@ -16,6 +16,7 @@ import (
 type runtime struct {
 	cfg       *schema.Config
 	pipe      *exporter.Handle
+	procs     *exporter.Processors // nil: no span processor applies (nothing to do per request)
 	prop      *propagation.Config
 	sampler   propagation.Sampler
 	tail      schema.TailSampling
@@ -32,9 +33,19 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	procs, err := exporter.NewProcessors(cfg)
+	if err != nil {
+		return nil, err
+	}
 	pipe, err := exporter.Acquire(cfg)
 	if err != nil {
 		return nil, err
+	}
+	// Headers are parsed out of the payload only for the processors that
+	// read them (capture_*_headers is the built-in one).
+	var requestHeaders, responseHeaders []string
+	if procs != nil {
+		requestHeaders, responseHeaders = procs.Headers()
 	}
 	if cfg.LogsEndpoint != "" {
 		warnOnce(&logsEndpointWarning, "logs_endpoint is ignored: this plugin exports traces only")
@@ -42,13 +53,14 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	rt := &runtime{
 		cfg:     cfg,
 		pipe:    pipe,
+		procs:   procs,
 		prop:    prop,
 		sampler: propagation.NewSampler(cfg.SamplingRate),
 		tail:    cfg.TailSampling,
 		wants: parseWants{
 			handoffKey:       handoffKey,
-			captureRequest:   withoutRedacted(cfg.CaptureRequestHeaders, cfg.RedactHeaders),
-			captureResponse:  withoutRedacted(cfg.CaptureResponseHeaders, cfg.RedactHeaders),
+			captureRequest:   withoutRedacted(requestHeaders, cfg.RedactHeaders),
+			captureResponse:  withoutRedacted(responseHeaders, cfg.RedactHeaders),
 			propagationNames: prop.Headers(),
 		},
 		spanOpts: spanOptions{
@@ -56,7 +68,6 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 			redactQuery: cfg.RedactQueryParams,
 			maxAttrs:    cfg.MaxAttributes,
 			maxValueLen: cfg.MaxAttributeValueLength,
-			staticAttrs: staticAttributes(cfg.StaticAttributes),
 			newSpanID:   newSpanID,
 		},
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
@@ -78,15 +89,27 @@ func withoutRedacted(names, redact []string) []string {
 	return out
 }
 
-func staticAttributes(m map[string]string) []exporter.Attribute {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// process runs the instance's span processors on a request's spans, then
+// the attribute limits again: processors may have added attributes.
+func (rt *runtime) process(spans []exporter.Span, e *logEntry) []exporter.Span {
+	req := exporter.Request{
+		RequestHeaders:  toHeaders(e.capturedRequest),
+		ResponseHeaders: toHeaders(e.capturedResponse),
 	}
-	slices.Sort(keys)
-	out := make([]exporter.Attribute, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, exporter.String(k, m[k]))
+	spans = rt.procs.Process(spans, &req)
+	for i := range spans {
+		limitAttributes(&spans[i], &rt.spanOpts)
+	}
+	return spans
+}
+
+func toHeaders(hs []capturedHeader) []exporter.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]exporter.Header, len(hs))
+	for i, h := range hs {
+		out[i] = exporter.Header{Name: h.name, Values: h.values}
 	}
 	return out
 }

@@ -26,7 +26,6 @@ type spanOptions struct {
 	redactQuery []string // lowercase parameter names
 	maxAttrs    int
 	maxValueLen int
-	staticAttrs []exporter.Attribute
 	newSpanID   func() exporter.SpanID
 }
 
@@ -104,13 +103,6 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 	if e.hasReceive {
 		attrs = append(attrs, exporter.Float("kong.latency.receive_ms", e.latReceive))
 	}
-	for _, h := range e.capturedRequest {
-		attrs = append(attrs, exporter.StringSlice(a.concat("http.request.header.", h.name), h.values))
-	}
-	for _, h := range e.capturedResponse {
-		attrs = append(attrs, exporter.StringSlice(a.concat("http.response.header.", h.name), h.values))
-	}
-	attrs = append(attrs, o.staticAttrs...)
 	root := exporter.Span{
 		TraceID:       ids.trace,
 		SpanID:        ids.root,

@@ -1,0 +1,156 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+// spyProcessor is a custom processor registered in code, active only for
+// configs that carry its marker, so other tests' instances never see it.
+// It asks for headers it must never get, renames the root span and drops
+// the tries.
+type spyProcessor struct {
+	seen *exporter.Request
+}
+
+func (p *spyProcessor) HeadersRead() (request, response []string) {
+	return []string{"Authorization", "cookie", "apikey", "x-tenant"}, []string{"set-cookie", "via"}
+}
+
+func (p *spyProcessor) Process(spans []exporter.Span, req *exporter.Request) []exporter.Span {
+	p.seen = req
+	spans[0].Name = "renamed " + spans[0].Name
+	return spans[:1]
+}
+
+var lastSpy *spyProcessor
+
+const spyMarker = "test.spy_processor"
+
+func init() {
+	exporter.RegisterProcessor("test_spy", func(cfg *schema.Config) (exporter.SpanProcessor, error) {
+		if _, ok := cfg.StaticAttributes[spyMarker]; !ok {
+			return nil, nil
+		}
+		lastSpy = &spyProcessor{}
+		return lastSpy, nil
+	})
+}
+
+// processRequest runs the log path's pure part with cfg's processors, as
+// logPayload does, and returns the spans that would be queued.
+func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []exporter.Span {
+	t.Helper()
+	procs, err := exporter.NewProcessors(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &runtime{procs: procs, spanOpts: *testOptions()}
+	rt.spanOpts.maxAttrs = cfg.MaxAttributes
+	w := &parseWants{handoffKey: handoffKey}
+	if procs != nil {
+		req, resp := procs.Headers()
+		w.captureRequest = withoutRedacted(req, cfg.RedactHeaders)
+		w.captureResponse = withoutRedacted(resp, cfg.RedactHeaders)
+	}
+	e, spans := parseAndBuild(t, fixtureName, w)
+	if procs == nil {
+		return spans
+	}
+	return rt.process(spans, e)
+}
+
+func TestNoProcessorConfiguredMeansNoChain(t *testing.T) {
+	d := schema.Defaults()
+	procs, err := exporter.NewProcessors(&d)
+	if err != nil || procs != nil {
+		t.Fatalf("default config built a processor chain %v (%v): the log path would pay for it", procs.Names(), err)
+	}
+}
+
+func TestBuiltinProcessors(t *testing.T) {
+	cfg := schema.Defaults()
+	cfg.StaticAttributes = map[string]string{"deployment.environment": "prod", "http.route": "not/the/route"}
+	cfg.CaptureRequestHeaders = []string{"x-tenant", "x-multi"}
+	cfg.CaptureResponseHeaders = []string{"content-type", "via"}
+	cfg.RedactHeaders = []string{"via"}
+	procs, _ := exporter.NewProcessors(&cfg)
+	if got := strings.Join(procs.Names(), ","); got != "static_attributes,capture_headers" {
+		t.Fatalf("chain %s", got)
+	}
+	spans := processRequest(t, &cfg, "3.9-proxied-consumer.json")
+	if len(spans) != 2 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	root, try := spans[0], spans[1]
+	for _, s := range spans {
+		if got := strAttr(t, s, "deployment.environment"); got != "prod" {
+			t.Errorf("%s: static attribute %q", s.Name, got)
+		}
+	}
+	if got := strAttr(t, root, "http.route"); got != "/echo" {
+		t.Errorf("a static attribute overrode the request's own http.route: %q", got)
+	}
+	if _, ok := attr(try, "http.request.header.x-tenant"); ok {
+		t.Errorf("headers belong on the SERVER span only")
+	}
+	if v, ok := attr(root, "http.request.header.x-multi"); !ok || strings.Join(v.AsStringSlice(), ",") != "a,b" {
+		t.Errorf("x-multi = %v", v.AsStringSlice())
+	}
+	if v, ok := attr(root, "http.request.header.x-tenant"); !ok || v.AsStringSlice()[0] != "acme" {
+		t.Errorf("x-tenant = %v", v.AsStringSlice())
+	}
+	if v, ok := attr(root, "http.response.header.content-type"); !ok || v.AsStringSlice()[0] != "application/json" {
+		t.Errorf("response content-type = %v", v.AsStringSlice())
+	}
+	if _, ok := attr(root, "http.response.header.via"); ok {
+		t.Errorf("a header in redact_headers was captured")
+	}
+	assertNoSecrets(t, spans, "s3cr3t", "my-key", "session=abc", "sid=zzz")
+}
+
+// Limits hold for what processors add: max_attributes drops (and counts)
+// the excess, whoever added it.
+func TestLimitsApplyAfterProcessors(t *testing.T) {
+	cfg := schema.Defaults()
+	before := processRequest(t, &cfg, "3.9-proxied-consumer.json")
+	cfg.StaticAttributes = map[string]string{"a1": "1", "a2": "2", "a3": "3"}
+	cfg.MaxAttributes = len(before[1].Attributes) + 1
+	spans := processRequest(t, &cfg, "3.9-proxied-consumer.json")
+	try := spans[1]
+	if len(try.Attributes) != cfg.MaxAttributes || try.DroppedAttributes != 2 {
+		t.Errorf("try span: %d attributes (max %d), %d dropped", len(try.Attributes), cfg.MaxAttributes, try.DroppedAttributes)
+	}
+	if got := strAttr(t, try, "a1"); got != "1" {
+		t.Errorf("the first static attribute should fit: %q", got)
+	}
+}
+
+// A processor registered in code runs after the built-in ones, never sees
+// credentials or redacted headers, and may rename and drop spans.
+func TestCustomProcessor(t *testing.T) {
+	cfg := schema.Defaults()
+	cfg.StaticAttributes = map[string]string{spyMarker: "on"}
+	cfg.RedactHeaders = []string{"apikey"}
+	dropped := exporter.ProcessorTotals().Dropped
+	spans := processRequest(t, &cfg, "3.9-proxied-consumer.json")
+	if len(spans) != 1 || spans[0].Name != "renamed GET /echo" {
+		t.Fatalf("spans after the processor: %d, root %q", len(spans), spans[0].Name)
+	}
+	if strAttr(t, spans[0], spyMarker) != "on" {
+		t.Errorf("built-in processors must run first")
+	}
+	req := lastSpy.seen
+	if len(req.RequestHeaders) != 1 || req.RequestHeader("x-tenant")[0] != "acme" {
+		t.Errorf("request headers handed to the processor: %+v", req.RequestHeaders)
+	}
+	if len(req.ResponseHeaders) != 1 || req.ResponseHeader("via") == nil {
+		t.Errorf("response headers handed to the processor: %+v", req.ResponseHeaders)
+	}
+	if got := exporter.ProcessorTotals().Dropped - dropped; got != 1 {
+		t.Errorf("dropped spans counted: %d, want 1", got)
+	}
+}
