@@ -15,6 +15,10 @@
 // stopped and removed at the end:
 //
 //	func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+//
+// TRACE_EXPORTER_BIN=/path/to/trace-exporter makes the tests use that
+// binary instead of building one (a release build, or a known-good build
+// while the working tree is half edited).
 package harness
 
 import (
