@@ -255,16 +255,18 @@ func (e *traceEnv) testUpstream500(t *testing.T) {
 func (e *traceEnv) testRetried(t *testing.T) {
 	retried := 0
 	for n := range 2 {
-		id := randomHex(8)
-		resp := harness.Do(t, "GET", e.gw.URL()+"/flaky/r?n="+strconv.Itoa(n), http.Header{harness.TestIDHeader: {id}})
+		id, sec := randomHex(8), newSecrets()
+		query := "n=" + strconv.Itoa(n) + "&api_key=" + sec.apiKey
+		resp := harness.Do(t, "GET", e.gw.URL()+"/flaky/r?"+query, sec.header(id))
 		if resp.Status != 200 {
 			t.Fatalf("status %d: %s", resp.Status, resp.Body)
 		}
 		got, tp := e.upstreamContext(t, id)
-		if got.URI != "/r?n="+strconv.Itoa(n) {
+		if got.URI != "/r?"+query {
 			t.Errorf("upstream URI %q", got.URI)
 		}
-		tries := e.serializedTries(t, "/flaky/r?n="+strconv.Itoa(n))
+		redactedURI := strings.Replace(got.URI, sec.apiKey, "REDACTED", 1)
+		tries := e.serializedTries(t, "/flaky/r?"+query)
 		tr := waitTrace(t, e.j, tp.TraceID, 1+tries)
 		root := tr.Roots()[0]
 		e.checkRoot(t, root, resp, "upstream").name("GET /flaky").isError(false).str("http.route", "/flaky").
@@ -277,7 +279,7 @@ func (e *traceEnv) testRetried(t *testing.T) {
 		check(t, last, "last try").kind("client").name("GET flaky").isError(false).num("kong.balancer.try", int64(tries)).
 			str("network.peer.address", "127.0.0.1").num("network.peer.port", int64(e.up.Port())).
 			str("server.address", "flaky-upstream").num("server.port", 80).num("http.response.status_code", 200).
-			str("url.full", "http://"+e.up.Addr()+got.URI).absent("kong.balancer.state").within(root, 2*time.Millisecond)
+			str("url.full", "http://"+e.up.Addr()+redactedURI).absent("kong.balancer.state").within(root, 2*time.Millisecond)
 		if last.SpanID != tp.ParentID || tp.TraceID != tr.TraceID {
 			t.Errorf("upstream's parent %s is not the last try %s", tp.ParentID, last.SpanID)
 		}
@@ -289,7 +291,7 @@ func (e *traceEnv) testRetried(t *testing.T) {
 			check(t, first, "failed try").kind("client").name("GET flaky").isError(true).parent(root.SpanID).
 				num("kong.balancer.try", 1).str("kong.balancer.state", "failed").num("http.response.status_code", 502).
 				str("error.type", "502").num("network.peer.port", int64(e.refused)).
-				str("url.full", fmt.Sprintf("http://127.0.0.1:%d%s", e.refused, got.URI)).within(root, 2*time.Millisecond)
+				str("url.full", fmt.Sprintf("http://127.0.0.1:%d%s", e.refused, redactedURI)).within(root, 2*time.Millisecond)
 			if end := first.StartMicros + first.DurationMicros; end > last.StartMicros+1 {
 				t.Errorf("failed try ends at %dµs, after the next try starts (%dµs)", end, last.StartMicros)
 			}
@@ -299,6 +301,7 @@ func (e *traceEnv) testRetried(t *testing.T) {
 		default:
 			t.Fatalf("%d tries: the upstream has two targets", tries)
 		}
+		e.assertNotExported(t, tr, sec)
 	}
 	if retried == 0 {
 		t.Fatal("neither request was retried: the dead target was never tried")
