@@ -21,6 +21,7 @@ import (
 	"github.com/Kong/go-pdk/server"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/metrics"
 	"github.com/trace-exporter/trace-exporter/plugin"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
@@ -32,6 +33,11 @@ const (
 	envLogLevel        = "TRACE_EXPORTER_LOG_LEVEL"        // debug, info (default), warn, error
 	envShutdownTimeout = "TRACE_EXPORTER_SHUTDOWN_TIMEOUT" // Go duration; default 5s
 )
+
+// metricsListen opts in to the Prometheus endpoint. Registered on the
+// default flag set at package initialisation, before go-pdk parses it.
+var metricsListen = flag.String("metrics-listen", "",
+	"serve Prometheus metrics at http://ADDR/metrics; a bare port listens on loopback only (default from "+metrics.EnvListen+")")
 
 func main() {
 	configureLogging()
@@ -46,11 +52,31 @@ func main() {
 		}
 		return
 	}
+	startMetrics()
 	go flushOnSignal(shutdownTimeout())
 	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// startMetrics serves /metrics when -metrics-listen or
+// TRACE_EXPORTER_METRICS_LISTEN asks for it. A bad address disables metrics
+// with an error in the log; the plugin itself keeps working.
+func startMetrics() {
+	v := *metricsListen
+	if v == "" {
+		v = os.Getenv(metrics.EnvListen)
+	}
+	if v == "" {
+		return
+	}
+	addr, err := metrics.ListenAddress(v)
+	if err != nil {
+		slog.Error("metrics disabled", "error", err)
+		return
+	}
+	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector()), slog.Default())
 }
 
 func dumpRequested() bool {
