@@ -75,7 +75,10 @@ type pipeline struct {
 	// retrying (what fails stays on disk for the next process).
 	shutdownBegun chan struct{}
 	spoolGaveUp   atomic.Bool // a send failed while shutting down
-	spoolErrors   *throttledLog
+	// spoolSendersActive counts running senders: the queue keeps taking
+	// spans during a shutdown while they flush.
+	spoolSendersActive atomic.Int32
+	spoolErrors        *throttledLog
 }
 
 type takenBatch struct {

@@ -42,6 +42,11 @@ type queue struct {
 	spans   int       // held: waiting + in flight
 	bytes   int64
 	state   queueState
+
+	// holdOpen, if set, keeps a shutting-down queue accepting while it
+	// returns true (the spool's senders are still flushing). Called under
+	// mu: it must not block.
+	holdOpen func() bool
 }
 
 type queuedSpan struct {
@@ -54,7 +59,8 @@ type queueState uint8
 const (
 	queueOpen     queueState = iota
 	queueReaped              // idle pipeline removed: callers re-acquire
-	queueShutdown            // process stopping: refuse, drain what is held
+	queueShutdown            // process stopping: flush what comes until the batcher is done
+	queueClosed              // flushed or past the shutdown deadline: refuse
 )
 
 // pushResult says what happened to a push.
@@ -94,7 +100,7 @@ func (q *queue) push(spans []Span) pushResult {
 	case q.state == queueReaped:
 		q.mu.Unlock()
 		return pushReaped
-	case q.state == queueShutdown:
+	case q.state == queueClosed:
 		q.mu.Unlock()
 		return pushShutdown
 	case q.spans+len(spans) > q.maxSpans:
@@ -131,11 +137,20 @@ func (q *queue) wake() {
 
 // waiting returns the number of spans not yet taken, when the oldest of
 // them arrived, and whether the queue is closed (reaped or shutting down:
-// flush at once, then stop).
+// flush at once, then stop). Spans offered while shutting down are still
+// taken (Kong's log events reach the old plugin server during a reload)
+// until the batcher finds the queue empty: from then on they are refused.
 func (q *queue) waiting() (n int, firstAt time.Time, draining bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pending) - q.head, q.firstAt, q.state != queueOpen
+	n = len(q.pending) - q.head
+	if n == 0 && q.state == queueShutdown {
+		if q.spans > 0 || (q.holdOpen != nil && q.holdOpen()) {
+			return 0, q.firstAt, false // still flushing: wait (done wakes us)
+		}
+		q.state = queueClosed
+	}
+	return n, q.firstAt, q.state != queueOpen
 }
 
 // take moves up to maxSpans waiting spans (and at least one, whatever its
@@ -184,7 +199,11 @@ func (q *queue) done(spans int, bytes int64) {
 	q.mu.Lock()
 	q.spans -= spans
 	q.bytes -= bytes
+	flushed := q.state == queueShutdown && q.spans == 0
 	q.mu.Unlock()
+	if flushed {
+		q.wake()
+	}
 }
 
 // held returns the spans and bytes held (waiting and in flight).
@@ -206,7 +225,7 @@ func (q *queue) reapIfEmpty() bool {
 	return true
 }
 
-// beginShutdown refuses new spans and wakes the batcher to flush.
+// beginShutdown wakes the batcher to flush; see waiting.
 func (q *queue) beginShutdown() {
 	q.mu.Lock()
 	if q.state == queueOpen {
@@ -221,6 +240,9 @@ func (q *queue) beginShutdown() {
 func (q *queue) discardWaiting() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.state == queueShutdown {
+		q.state = queueClosed
+	}
 	n := len(q.pending) - q.head
 	var bytes int64
 	for _, e := range q.pending[q.head:] {

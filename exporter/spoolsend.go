@@ -52,6 +52,8 @@ func (p *pipeline) startSpool(cfg *schema.Config, concurrency int) {
 			p.log.Info("sending spans left in the spool by an earlier process", slog.Int64("spans", r.replayedSpans))
 		}
 	})
+	p.spoolSendersActive.Store(int32(concurrency))
+	p.queue.holdOpen = func() bool { return p.spoolSendersActive.Load() > 0 }
 	p.spoolSendersDone.Add(concurrency)
 	for range concurrency {
 		go p.runSpoolSender()
@@ -135,6 +137,10 @@ func isClosed(ch <-chan struct{}) bool {
 // stops.
 func (p *pipeline) runSpoolSender() {
 	defer p.spoolSendersDone.Done()
+	defer func() {
+		p.spoolSendersActive.Add(-1)
+		p.queue.wake() // the batcher may be waiting for the flush to end
+	}()
 	select {
 	case <-p.spool.ready():
 	case <-p.shutdownBegun:
@@ -158,8 +164,12 @@ func (p *pipeline) runSpoolSender() {
 			p.sendSpool(plan.recs, policy)
 			continue
 		}
-		if flushing && isClosed(p.batcherDone) {
-			return // nothing left to claim and nothing more will come
+		if flushing {
+			if spans, _ := p.queue.held(); spans == 0 || isClosed(p.batcherDone) {
+				// Nothing left to claim: what the batcher writes from now
+				// on stays on disk for the next process.
+				return
+			}
 		}
 		var wake <-chan time.Time
 		if plan.wait > 0 {

@@ -324,7 +324,7 @@ func finalCounts(lines []string) (pipelineCounts, int) {
 		}
 		n++
 		for _, m := range kvRE.FindAllStringSubmatch(l, -1) {
-			if m[1] == "pipeline_id" {
+			if m[1] == "pipeline_id" || m[1] == "time" {
 				continue
 			}
 			v, _ := strconv.ParseUint(m[2], 10, 64)
