@@ -18,6 +18,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin"
+	"github.com/trace-exporter/trace-exporter/schema"
 )
 
 // The README shows this package's source verbatim: what users copy is what
@@ -123,5 +124,17 @@ func TestProcessor(t *testing.T) {
 	spans[0].Attributes[0] = exporter.String("url.path", "/health")
 	if out := (dropHealthChecks{}).Process(spans, &exporter.Request{}); len(out) != 0 {
 		t.Errorf("health check kept")
+	}
+}
+
+// The schema Kong receives from -dump lists the registered name, so Kong
+// itself accepts `exporter: ndjson` when the config is written.
+func TestKongSchemaListsTheRegisteredExporter(t *testing.T) {
+	js, err := json.Marshal(schema.KongSchema("trace-exporter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"exporter":{"default":"otlp","one_of":["otlp","zipkin","http_json","file","stdout","ndjson"]`) {
+		t.Errorf("exporter field in the dumped schema: %s", js[strings.Index(string(js), `"exporter"`):][:120])
 	}
 }
