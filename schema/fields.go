@@ -19,6 +19,12 @@ type Field struct {
 	Values   *Field
 	Fields   []Field
 	Required bool // records: Kong then fills nested defaults when the record is absent
+	// Match is a Lua pattern every string value must match (Kong's `match`);
+	// MatchNone lists patterns no value may match (Kong's `match_none`).
+	// Validate enforces the same rules in Go (validHeaderName,
+	// IsAlwaysRedacted); a test checks both agree through the emulator.
+	Match     string
+	MatchNone []MatchRule
 	// EnvVar names the OTEL_* variable that supplies this field's default for
 	// the whole process. Such fields carry no default in the Kong schema, or
 	// Kong would always send it and the variable could never apply.
@@ -43,9 +49,51 @@ func (f *Field) allowed() []any {
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
 func gt(v float64) *float64              { return &v }
 
-// stringType is a plain string element; header names are checked by Validate
-// (Kong's own header-name validator is a Lua function and cannot be dumped).
+// MatchRule is one Kong match_none entry: a Lua pattern and its message.
+type MatchRule struct {
+	Pattern string `json:"pattern"`
+	Err     string `json:"err"`
+}
+
 var stringType = &Field{Type: "string"}
+
+// luaHeaderName is an RFC 9110 token as a Lua pattern (Kong's own
+// header-name validator is a Lua function and cannot be dumped).
+const luaHeaderName = "^[%w!#$%%&'*+%-.^_`|~]+$"
+
+var (
+	headerName = &Field{Type: "string", Match: luaHeaderName}
+	// capturableHeader refuses, whatever their case, the headers that are
+	// never exported, so Kong refuses them when the config is written
+	// instead of the plugin refusing the instance on every request.
+	capturableHeader = &Field{Type: "string", Match: luaHeaderName, MatchNone: credentialHeaderRules()}
+)
+
+func credentialHeaderRules() []MatchRule {
+	rules := make([]MatchRule, len(AlwaysRedactedHeaders))
+	for i, h := range AlwaysRedactedHeaders {
+		rules[i] = MatchRule{Pattern: "^" + luaCaseless(h) + "$", Err: h + " carries credentials and is never exported"}
+	}
+	return rules
+}
+
+// luaCaseless writes a Lua pattern matching s in any letter case.
+func luaCaseless(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b.WriteString("[" + string(c-32) + string(c) + "]")
+		case c >= 'A' && c <= 'Z':
+			b.WriteString("[" + string(c) + string(c+32) + "]")
+		case strings.ContainsRune("^$()%.[]*+-?", c):
+			b.WriteString("%" + string(c))
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
 
 func oneOf[T ~string](vs ...T) []any {
 	out := make([]any, len(vs))
@@ -65,7 +113,7 @@ var configFields = []Field{
 		Doc: "Backend URL. OTLP/HTTP: the full traces URL (http://collector:4318/v1/traces). OTLP/gRPC: http://host:port (plaintext), https://host:port (TLS) or host:port (TLS, or plaintext when OTEL_EXPORTER_OTLP_INSECURE=true); a path is ignored; a missing port is 80/443. zipkin: the /api/v2/spans URL. http_json: the webhook URL. Without it (exporter otlp only), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces for HTTP)."},
 	{Name: "endpoint", Type: "string", Deprecated: "traces_endpoint", Doc: "Deprecated alias of traces_endpoint (Kong < 3.8)."},
 	{Name: "logs_endpoint", Type: "string", Doc: "Accepted so Kong opentelemetry configs load unchanged; this plugin exports traces only and ignores it."},
-	{Name: "headers", Type: "map", Keys: stringType, Values: stringType, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
+	{Name: "headers", Type: "map", Keys: headerName, Values: stringType, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
 		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged."},
 	{Name: "resource_attributes", Type: "map", Keys: stringType, Values: stringType,
 		Doc: "Resource attributes added to every span; service.name defaults to \"kong\"."},
@@ -84,7 +132,7 @@ var configFields = []Field{
 	{Name: "connect_timeout", Type: "integer", Between: between(1, maxInt32), Doc: "Milliseconds to establish a connection to the backend."},
 	{Name: "send_timeout", Type: "integer", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to write one export request."},
 	{Name: "read_timeout", Type: "integer", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to wait for the backend's response."},
-	{Name: "http_response_header_for_traceid", Type: "string", Doc: "If set, the response to the client carries the trace id (hex) in this header."},
+	{Name: "http_response_header_for_traceid", Type: "string", Match: luaHeaderName, Doc: "If set, the response to the client carries the trace id (hex) in this header."},
 	{Name: "header_type", Type: "string", Deprecated: "propagation",
 		OneOf: oneOf("preserve", FormatIgnore, FormatB3, FormatB3Single, FormatW3C, FormatJaeger, FormatOT, FormatAWS, FormatGCP, FormatDatadog, FormatInstana),
 		Doc:   "Deprecated: propagation. Used, as Kong does, only when propagation.extract and propagation.inject are unset."},
@@ -92,7 +140,7 @@ var configFields = []Field{
 	{Name: "propagation", Type: "record", Required: true, Doc: "Trace context formats read from and written to requests (Kong's propagation record).", Fields: []Field{
 		{Name: "extract", Type: "array", Elements: &Field{Type: "string", OneOf: extractFormats}, Doc: "Formats read from the incoming request, in order; the first found wins. Empty: always start a new trace."},
 		{Name: "inject", Type: "array", Elements: &Field{Type: "string", OneOf: append([]any{FormatPreserve}, injectFormats...)}, Doc: "Formats written to the upstream request; preserve = the extracted one (else default_format). Empty: inject nothing."},
-		{Name: "clear", Type: "array", Elements: stringType, Doc: "Header names removed from the upstream request after extraction."},
+		{Name: "clear", Type: "array", Elements: headerName, Doc: "Header names removed from the upstream request after extraction."},
 		{Name: "default_format", Type: "string", OneOf: injectFormats, Doc: "Format injected for preserve when nothing was extracted."},
 	}},
 
@@ -121,10 +169,10 @@ var configFields = []Field{
 		{Name: "status_code_min", Type: "integer", Between: between(0, 599), Doc: "Keep every request answered with at least this status. 0: off."},
 		{Name: "latency_ms", Type: "integer", Between: between(0, maxInt32), Doc: "Keep every request slower than this many milliseconds. 0: off."},
 	}},
-	{Name: "redact_headers", Type: "array", Elements: stringType, Doc: "Header names never exported, besides authorization, proxy-authorization, cookie and set-cookie which never are."},
+	{Name: "redact_headers", Type: "array", Elements: headerName, Doc: "Header names never exported, besides authorization, proxy-authorization, cookie and set-cookie which never are."},
 	{Name: "redact_query_params", Type: "array", Elements: stringType, Doc: "Query parameters whose values are replaced by REDACTED in url.query and url.full (case-insensitive)."},
-	{Name: "capture_request_headers", Type: "array", Elements: stringType, Doc: "Request headers recorded as http.request.header.<name> attributes (redacted ones never are)."},
-	{Name: "capture_response_headers", Type: "array", Elements: stringType, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
+	{Name: "capture_request_headers", Type: "array", Elements: capturableHeader, Doc: "Request headers recorded as http.request.header.<name> attributes (redacted ones never are)."},
+	{Name: "capture_response_headers", Type: "array", Elements: capturableHeader, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
 	{Name: "max_attributes", Type: "integer", Between: between(1, 1000), Doc: "Attributes per span; more are dropped and counted."},
 	{Name: "max_attribute_value_length", Type: "integer", Between: between(16, 1<<20), Doc: "Characters per string attribute value; longer values are truncated."},
 }

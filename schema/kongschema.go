@@ -27,8 +27,8 @@ func kongFields(fields []Field) []any {
 }
 
 // kongField keeps to attributes Kong's metaschema accepts in every 3.x
-// (type, required, default, one_of, between, gt, elements, keys, values,
-// fields); descriptions are left out: not every 3.x metaschema lists them.
+// (type, required, default, one_of, between, gt, match, match_none,
+// elements, keys, values, fields); descriptions are left out: not every 3.x metaschema lists them.
 func kongField(f Field) map[string]any {
 	m := map[string]any{"type": f.Type}
 	if f.Required {
@@ -45,6 +45,12 @@ func kongField(f Field) map[string]any {
 	}
 	if f.Gt != nil {
 		m["gt"] = number(*f.Gt)
+	}
+	if f.Match != "" {
+		m["match"] = f.Match
+	}
+	if len(f.MatchNone) > 0 {
+		m["match_none"] = f.MatchNone
 	}
 	if f.Elements != nil {
 		m["elements"] = kongField(*f.Elements)

@@ -94,6 +94,12 @@ func allowedText(f Field) string {
 	if c.Gt != nil {
 		parts = append(parts, fmt.Sprintf("> %v", number(*c.Gt)))
 	}
+	if c.Match == luaHeaderName {
+		parts = append(parts, "a header name")
+	}
+	if len(c.MatchNone) > 0 {
+		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))
+	}
 	return strings.Join(parts, "; ")
 }
 

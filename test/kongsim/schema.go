@@ -27,10 +27,19 @@ type Field struct {
 	Gt         *float64
 	LenMin     *int
 	LenMax     *int
+	Match      string      // Lua pattern every value must match (Kong's `match`)
+	MatchNone  []MatchRule // Lua patterns no value may match (Kong's `match_none`)
 	Elements   *Field
 	Keys       *Field
 	Values     *Field
 	Fields     []*Field
+}
+
+// MatchRule is one entry of Kong's match_none: a Lua pattern and the error
+// reported when a value matches it.
+type MatchRule struct {
+	Pattern string
+	Err     string
 }
 
 // ParseSchema reads {"name": ..., "fields": [{"config": {...}}, ...]}.
@@ -108,6 +117,20 @@ func parseField(name string, m map[string]any) (*Field, error) {
 	if n, ok := toFloat(m["len_min"]); ok {
 		i := int(n)
 		f.LenMin = &i
+	}
+	if p, ok := m["match"].(string); ok {
+		f.Match = p
+	}
+	if l, ok := m["match_none"].([]any); ok {
+		for _, item := range l {
+			r, _ := item.(map[string]any)
+			pat, _ := r["pattern"].(string)
+			if pat == "" {
+				return nil, fmt.Errorf("field %s: match_none entries need a pattern", name)
+			}
+			msg, _ := r["err"].(string)
+			f.MatchNone = append(f.MatchNone, MatchRule{Pattern: pat, Err: msg})
+		}
 	}
 	if n, ok := toFloat(m["len_max"]); ok {
 		i := int(n)
@@ -231,6 +254,10 @@ func validateField(f *Field, v any, path string, errs map[string]string) any {
 		}
 		if f.LenMax != nil && len(s) > *f.LenMax {
 			errs[path] = fmt.Sprintf("length must be at most %d", *f.LenMax)
+			return nil
+		}
+		if msg := matchErrors(f, s); msg != "" {
+			errs[path] = msg
 			return nil
 		}
 		out = s
@@ -395,3 +422,30 @@ func normalizeValue(v any) any {
 }
 
 func copyValue(v any) any { return normalizeValue(v) }
+
+// matchErrors applies Kong's match and match_none validators (Lua patterns,
+// string.find semantics) and returns Kong's message, or "".
+func matchErrors(f *Field, s string) string {
+	if f.Match != "" {
+		ok, err := LuaFind(s, f.Match)
+		if err != nil {
+			return "schema pattern: " + err.Error()
+		}
+		if !ok {
+			return "invalid value: " + s
+		}
+	}
+	for _, r := range f.MatchNone {
+		hit, err := LuaFind(s, r.Pattern)
+		if err != nil {
+			return "schema pattern: " + err.Error()
+		}
+		if hit {
+			if r.Err != "" {
+				return r.Err
+			}
+			return "invalid value: " + s
+		}
+	}
+	return ""
+}
