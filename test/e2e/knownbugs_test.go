@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,13 +89,11 @@ func TestKnownBugRootSpanEndsBeforeItsTry(t *testing.T) {
 }
 
 // The plugin refuses capture_request_headers naming a credential header
-// (authorization, cookie ...) when its instance starts, but the schema it
-// dumps for Kong does not: Kong accepts the config (Admin API, decK,
-// declarative file), then every request on that route fails at
+// (authorization, cookie ...) when its instance starts, and the schema it
+// dumps for Kong refuses it too, when the config is written: otherwise Kong
+// would accept the config and every request on that route would fail at
 // StartInstance (500 from Kong 3.8 on; the plugin silently skipped before).
-// DESIGN §4 and issue 2: the dumped schema must refuse the same values.
-func TestKnownBugSchemaAcceptsCredentialCapture(t *testing.T) {
-	knownBug(t, "schema/kongschema.go: capture_*_headers elements lack the credential-header constraint that schema/validate.go enforces")
+func TestSchemaRefusesCredentialCapture(t *testing.T) {
 	sink := otlpsink.Start(t)
 	up := harness.StartUpstream(t, harness.UpstreamOptions{})
 	decl := harness.Declarative(t, map[string]any{
@@ -111,7 +110,10 @@ func TestKnownBugSchemaAcceptsCredentialCapture(t *testing.T) {
 		Config:  decl,
 	})
 	if err != nil {
-		return // refused when written, as Kong would: fixed
+		if !strings.Contains(err.Error(), "authorization carries credentials") {
+			t.Errorf("refused, but not for the credential header: %v", err)
+		}
+		return
 	}
 	defer gw.Close()
 	resp := harness.Do(t, "GET", gw.URL()+"/r", nil)
