@@ -383,3 +383,16 @@ func grpcEnvironmentChild(t *testing.T, configAddr string) {
 		}
 	}
 }
+
+// Pipeline names (logs, the metrics' backend label) read a bare gRPC
+// host:port as the TLS endpoint it is.
+func TestGRPCPipelineName(t *testing.T) {
+	for endpoint, want := range map[string]string{
+		"collector:4317":        "otlp+grpc https://collector:4317",
+		"http://collector:4317": "otlp+grpc http://collector:4317",
+	} {
+		if got := describeBackend(grpcConfig(endpoint)); got != want {
+			t.Errorf("%s: %q, want %q", endpoint, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,6 +313,9 @@ func describeBackend(cfg *schema.Config) string {
 	case schema.ExporterStdout:
 		target = "stdout"
 	default:
+		if cfg.Exporter == schema.ExporterOTLP && cfg.Protocol == schema.ProtocolGRPC && target != "" && !strings.Contains(target, "://") {
+			target = "https://" + target // a bare gRPC host:port is TLS (otlpgrpc.go)
+		}
 		if u, err := url.Parse(target); err == nil && u.Host != "" {
 			u.User, u.RawQuery, u.Fragment = nil, "", ""
 			target = u.String()
