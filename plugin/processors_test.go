@@ -154,3 +154,37 @@ func TestCustomProcessor(t *testing.T) {
 		t.Errorf("dropped spans counted: %d, want 1", got)
 	}
 }
+
+// BenchmarkLogPayloadProcessors is the log path without processors (the
+// default: no chain, nothing to do), with the built-in ones, and with both.
+func BenchmarkLogPayloadProcessors(b *testing.B) {
+	payload := fixture(b, "bench-many-headers.json")
+	for _, c := range []struct {
+		name      string
+		configure func(*schema.Config)
+	}{
+		{"none", func(*schema.Config) {}},
+		{"static_attributes", func(c *schema.Config) {
+			c.StaticAttributes = map[string]string{"deployment.environment": "prod", "team": "edge", "region": "eu-west-1"}
+		}},
+		{"capture_headers", func(c *schema.Config) {
+			c.CaptureRequestHeaders = []string{"accept-language", "cache-control"}
+			c.CaptureResponseHeaders = []string{"content-type"}
+		}},
+	} {
+		cfg := schema.Defaults()
+		cfg.Exporter = "bench-discard"
+		cfg.TracesEndpoint = "http://127.0.0.1:1/v1/traces"
+		c.configure(&cfg)
+		rt, err := newRuntime(&cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rt.logPayload(payload)
+			}
+		})
+	}
+}
