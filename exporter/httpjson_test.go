@@ -132,3 +132,16 @@ func TestHTTPJSONDelivery(t *testing.T) {
 		t.Errorf("untrusted certificate: %v, want a permanent error", err)
 	}
 }
+
+// A sender without a usable endpoint (a custom exporter's config is not
+// checked by the schema) is refused when the pipeline starts, naming the
+// field, and never shows credentials.
+func TestHTTPSenderNeedsAnEndpoint(t *testing.T) {
+	for _, endpoint := range []string{"", "ftp://x/y", "https://user:pw@/path?token=t"} {
+		cfg := testConfig(endpoint)
+		_, err := NewHTTPSender(cfg, "application/json", Settings{})
+		if err == nil || !strings.Contains(err.Error(), "config.traces_endpoint") || strings.Contains(err.Error(), "pw") || strings.Contains(err.Error(), "token=t") {
+			t.Errorf("%q: err = %v", endpoint, err)
+		}
+	}
+}

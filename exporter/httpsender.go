@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ type HTTPSender struct {
 // as the request's Content-Type. Errors name the config field at fault
 // (unreadable TLS files...).
 func NewHTTPSender(cfg *schema.Config, contentType string, set Settings) (*HTTPSender, error) {
+	// The config validates the endpoint of the built-in backends; a custom
+	// exporter's is checked here, before any span waits on it.
+	if u, err := url.Parse(cfg.TracesURL()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &schema.FieldError{Field: "traces_endpoint", Reason: fmt.Sprintf("an http:// or https:// URL is required, got %q", redactURL(cfg.TracesURL()))}
+	}
 	concurrency := cfg.Queue.ConcurrencyLimit
 	if concurrency < 0 {
 		concurrency = concurrencyNoQueueing
