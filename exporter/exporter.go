@@ -10,7 +10,10 @@
 // delay and hands them to concurrency_limit workers, which call the
 // Exporter through the retry layer. Every span accepted ends up exported or
 // dropped with a reason (Stats). ShutdownAll flushes everything within a
-// deadline. A backend is one Exporter and a Factory passed to Register.
+// deadline. A backend is one Exporter and a Factory passed to Register
+// (built in: otlphttp.go, otlpgrpc.go, zipkin.go, httpjson.go, file.go,
+// stdout.go). Before Enqueue, the plugin runs the instance's span
+// processors (SpanProcessor, RegisterProcessor) on a request's spans.
 package exporter
 
 import (
