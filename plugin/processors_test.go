@@ -188,3 +188,29 @@ func BenchmarkLogPayloadProcessors(b *testing.B) {
 		})
 	}
 }
+
+// SpanProcessor promises that appending to a span's Attributes is safe:
+// no span's spare capacity may hold another span's attributes.
+func TestAppendingToOneSpanLeavesTheOthersAlone(t *testing.T) {
+	for _, name := range []string{"3.9-proxied-consumer.json", "bench-retried.json"} {
+		_, spans := parseAndBuild(t, name, nil)
+		if len(spans) < 2 {
+			t.Fatalf("%s: %d spans", name, len(spans))
+		}
+		before := make([][]exporter.Attribute, len(spans))
+		for i := range spans {
+			before[i] = append([]exporter.Attribute(nil), spans[i].Attributes...)
+		}
+		for i := range spans {
+			spans[i].Attributes = append(spans[i].Attributes, exporter.String("added", "x"))
+		}
+		for i := range spans {
+			got := spans[i].Attributes[:len(spans[i].Attributes)-1]
+			for k := range before[i] {
+				if got[k].Key != before[i][k].Key {
+					t.Fatalf("%s: span %d attribute %d became %q after appending to other spans", name, i, k, got[k].Key)
+				}
+			}
+		}
+	}
+}
