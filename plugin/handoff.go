@@ -54,8 +54,17 @@ var errBadHandoff = errors.New("malformed trace_exporter hand-off value")
 
 func decodeHandoff(s string) (handoff, error) {
 	var h handoff
-	parts := strings.SplitN(s, ";", 8)
-	if len(parts) != 8 || parts[0] != handoffVersion {
+	// Split into the 8 fields without allocating (this runs per request).
+	var parts [8]string
+	rest := s
+	for i := range len(parts) - 1 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, ";"); !ok {
+			return h, errBadHandoff
+		}
+	}
+	parts[7] = rest
+	if parts[0] != handoffVersion {
 		return h, errBadHandoff
 	}
 	if !decodeHex(h.ids.trace[:], parts[1]) || !h.ids.trace.IsValid() ||

@@ -79,7 +79,14 @@ func (sc *scanner) enter(close byte) bool {
 // next consumes the separator after a member: it reports true after ',',
 // false after the closing byte (the container is done).
 func (sc *scanner) next(close byte) bool {
-	switch sc.peek() {
+	c := byte(0)
+	if sc.pos < len(sc.s) {
+		c = sc.s[sc.pos]
+	}
+	if c <= ' ' {
+		c = sc.peek()
+	}
+	switch c {
 	case ',':
 		sc.pos++
 		return true
@@ -101,9 +108,11 @@ func (sc *scanner) field() string {
 		return ""
 	}
 	raw, escaped := sc.rawString()
-	if sc.peek() != ':' {
-		sc.fail()
-		return ""
+	if sc.pos >= len(sc.s) || sc.s[sc.pos] != ':' {
+		if sc.peek() != ':' {
+			sc.fail()
+			return ""
+		}
 	}
 	sc.pos++
 	if !escaped {
@@ -115,52 +124,55 @@ func (sc *scanner) field() string {
 
 // rawString consumes a string whose opening quote is at pos and returns its
 // raw contents, and whether they hold a backslash.
+//
+// Serialize strings are short (5 to 50 bytes), where IndexByte's set-up
+// costs more than the search, so it looks for the next '"' or '\\' eight
+// bytes per step (SWAR): a byte b of w is one of the two when b^'"' or
+// b^'\\' is zero, and (x - 0x01…) &^ x & 0x80… marks the lowest zero byte
+// of x exactly. The loop is written out here rather than called: the call
+// cost more than the search (BenchmarkParse).
 func (sc *scanner) rawString() (string, bool) {
-	start := sc.pos + 1
-	escaped := false
-	i := start
-	for {
-		i = quoteOrBackslash(sc.s, i)
-		if i < 0 {
-			sc.fail()
-			return "", false
-		}
-		if sc.s[i] == '"' {
-			sc.pos = i + 1
-			return sc.s[start:i], escaped
-		}
-		escaped = true
-		i += 2 // the backslash and the byte it escapes
-	}
-}
-
-// quoteOrBackslash returns the index of the first '"' or '\\' in s from i,
-// or -1. Serialize strings are short (5 to 50 bytes), where IndexByte's
-// set-up costs more than the search, so it tests eight bytes per step
-// (SWAR): a byte b of w is one of the two when b^'"' or b^'\\' is zero, and
-// (x - 0x01…) &^ x & 0x80… marks the lowest zero byte of x exactly.
-func quoteOrBackslash(s string, i int) int {
 	const (
 		lo    = 0x0101010101010101
 		hi    = 0x8080808080808080
 		quote = '"' * lo
 		slash = '\\' * lo
 	)
-	for ; i+8 <= len(s); i += 8 {
-		c := s[i : i+8] // one bounds check; the eight loads combine into one
-		w := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
-			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
-		q, b := w^quote, w^slash
-		if m := ((q - lo) &^ q & hi) | ((b - lo) &^ b & hi); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+	s := sc.s
+	start := sc.pos + 1
+	escaped := false
+	i := start
+	for {
+		j := -1
+		for ; i+8 <= len(s); i += 8 {
+			c := s[i : i+8] // one bounds check; the eight loads combine into one
+			w := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
+				uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
+			q, b := w^quote, w^slash
+			if m := ((q - lo) &^ q & hi) | ((b - lo) &^ b & hi); m != 0 {
+				j = i + bits.TrailingZeros64(m)/8
+				break
+			}
 		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			return i
+		if j < 0 {
+			for ; i < len(s); i++ {
+				if c := s[i]; c == '"' || c == '\\' {
+					j = i
+					break
+				}
+			}
+			if j < 0 {
+				sc.fail()
+				return "", false
+			}
 		}
+		if s[j] == '"' {
+			sc.pos = j + 1
+			return s[start:j], escaped
+		}
+		escaped = true
+		i = j + 2 // the backslash and the byte it escapes
 	}
-	return -1
 }
 
 // str reads a string value into the arena; any other value is skipped and
@@ -209,11 +221,20 @@ const maxPayloadNumber = 1e19
 
 // number consumes a number token and returns its text.
 func (sc *scanner) number() string {
-	start := sc.pos
-	for sc.pos < len(sc.s) && isNumberByte(sc.s[sc.pos]) {
-		sc.pos++
+	s, start := sc.s, sc.pos
+	i := start
+	for i < len(s) && numberBytes[s[i]] {
+		i++
 	}
-	return sc.s[start:sc.pos]
+	sc.pos = i
+	return s[start:i]
+}
+
+// numberBytes are the bytes a number token is made of (as fastjson reads
+// them; strconv checks the grammar).
+var numberBytes = [256]bool{
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'.': true, '-': true, '+': true, 'e': true, 'E': true,
 }
 
 // parseNumber is strconv.ParseFloat (0 for a malformed number) with a fast
@@ -246,10 +267,6 @@ func parseNumber(s string) float64 {
 	}
 	f, _ := strconv.ParseFloat(s, 64)
 	return f
-}
-
-func isNumberByte(c byte) bool {
-	return c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'
 }
 
 // skip consumes one value of any type.

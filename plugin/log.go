@@ -3,6 +3,8 @@ package plugin
 import (
 	"sync"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
 )
 
 // log is the Log handler. Its PDK budget: one call (kong.log.serialize) for
@@ -36,13 +38,13 @@ func (p *Plugin) LogPayload(payload string) { p.rt.logPayload(payload) }
 
 // logPayload turns one serialize payload into spans and queues them.
 func (rt *runtime) logPayload(payload string) {
-	a := newArena(len(payload) / 4)
-	e, err := parseSerialized(payload, &rt.wants, &a)
-	if err != nil {
+	a := newArena(arenaSize(len(payload)))
+	var e logEntry
+	if err := e.parse(payload, &rt.wants, &a); err != nil {
 		countPayloadError(err)
 		return
 	}
-	ids, sampled := rt.resolveIDs(e)
+	ids, sampled := rt.resolveIDs(&e)
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
 			Counters.Unsampled.Add(1)
@@ -50,17 +52,33 @@ func (rt *runtime) logPayload(payload string) {
 		}
 		Counters.TailKept.Add(1)
 	}
-	spans := buildSpans(e, &ids, &rt.spanOpts, &a)
-	Counters.SpansBuilt.Add(int64(len(spans)))
-	if rt.procs != nil {
-		if spans = rt.process(spans, e); len(spans) == 0 {
-			return // dropped by a processor (counted there)
-		}
+	if rt.procs == nil {
+		// The queue copies the spans it takes: a root and up to three tries
+		// are built on the stack (processors may keep theirs).
+		var buf [4]exporter.Span
+		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
+		Counters.SpansBuilt.Add(int64(len(spans)))
+		rt.enqueue(spans)
+		return
 	}
+	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
+	Counters.SpansBuilt.Add(int64(len(spans)))
+	if spans = rt.process(spans, &e); len(spans) == 0 {
+		return // dropped by a processor (counted there)
+	}
+	rt.enqueue(spans)
+}
+
+func (rt *runtime) enqueue(spans []exporter.Span) {
 	if !rt.pipe.Enqueue(spans) {
 		Counters.QueueRejected.Add(1)
 	}
 }
+
+// arenaSize is the first arena chunk for a payload: what spans keep of it
+// (ids, names, URLs, a few headers) grows much slower than the payload
+// (most of which is headers and entity fields that are skipped).
+func arenaSize(payloadLen int) int { return 512 + payloadLen/8 }
 
 func countPayloadError(err error) {
 	switch err {

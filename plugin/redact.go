@@ -53,7 +53,21 @@ func sensitiveParam(key string, names []string) bool {
 	if i := strings.IndexByte(key, '['); i > 0 {
 		key = key[:i]
 	}
+	if key == "" {
+		return false
+	}
+	k0 := key[0]
 	for _, n := range names {
+		// Most names differ from the key in the first byte: skip those
+		// without the cost of EqualFold. ASCII bytes that fold to each other
+		// differ at most in bit 0x20, so the test never skips a match; a
+		// non-ASCII byte may fold to ASCII (the Kelvin sign to k): EqualFold.
+		if n == "" {
+			continue
+		}
+		if c := n[0]; c < utf8.RuneSelf && k0 < utf8.RuneSelf && c|0x20 != k0|0x20 {
+			continue
+		}
 		if strings.EqualFold(key, n) {
 			return true
 		}

@@ -82,24 +82,33 @@ var (
 // encoding/json and gjson. Of duplicate keys the first wins, as with a
 // lookup in a parsed tree.
 func parseSerialized(payload string, w *parseWants, a *arena) (*logEntry, error) {
+	e := &logEntry{}
+	if err := e.parse(payload, w, a); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// parse is parseSerialized into an entry the caller provides (the log
+// handler's is on its stack: one allocation less per request).
+func (e *logEntry) parse(payload string, w *parseWants, a *arena) error {
 	if len(payload) > maxPayloadBytes {
-		return nil, errTooLarge
+		return errTooLarge
 	}
 	sc := scanner{s: payload}
 	if sc.peek() != '{' {
-		return nil, errNotJSON
+		return errNotJSON
 	}
-	e := &logEntry{}
 	var r rootParts
 	e.readRoot(&sc, w, a, &r)
 	if sc.peek(); !sc.ok() || sc.pos != len(sc.s) {
-		return nil, errNotJSON
+		return errNotJSON
 	}
 	if !r.request {
 		if r.session {
-			return nil, errStream
+			return errStream
 		}
-		return nil, errNoRequest
+		return errNoRequest
 	}
 	// The incoming context is needed only when the access phase handed
 	// nothing over, which is known only once the whole text was read.
@@ -107,7 +116,7 @@ func parseSerialized(payload string, w *parseWants, a *arena) (*logEntry, error)
 		hs := scanner{s: payload[:r.headersEnd], pos: r.headersStart}
 		e.propagationHeaders = readCaptured(&hs, a, w.propagationNames)
 	}
-	return e, nil
+	return nil
 }
 
 // rootParts is what the caller of readRoot needs beyond the entry.

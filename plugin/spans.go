@@ -39,8 +39,15 @@ const (
 // per balancer try. It is a pure function of its inputs, apart from the ids
 // of failed tries, which come from o.newSpanID.
 func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter.Span {
-	spans := make([]exporter.Span, 0, 1+len(e.tries))
-	attrs := make([]exporter.Attribute, 0, 40+16*len(e.tries))
+	return appendSpans(make([]exporter.Span, 0, 1+len(e.tries)), e, ids, o, a)
+}
+
+// appendSpans is buildSpans appending to spans (the log handler passes an
+// array on its stack: the queue copies the spans it takes).
+func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter.Span {
+	// One array holds every span's attributes; sized for the most a
+	// request can have, so it is never reallocated.
+	attrs := make([]exporter.Attribute, 0, maxRootAttrs+maxTryAttrs*len(e.tries))
 
 	rootStart := msToNs(e.startedAtMs)
 	rootEnd := rootStart + msToNs(e.latRequest)
@@ -103,6 +110,9 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 	if e.hasReceive {
 		attrs = append(attrs, exporter.Float("kong.latency.receive_ms", e.latReceive))
 	}
+	if e.status >= 500 {
+		attrs = append(attrs, exporter.String("error.type", strconv.Itoa(e.status)))
+	}
 	root := exporter.Span{
 		TraceID:       ids.trace,
 		SpanID:        ids.root,
@@ -120,7 +130,6 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 	}
 	if e.status >= 500 {
 		root.Status = exporter.StatusError
-		root.Attributes = append(root.Attributes, exporter.String("error.type", strconv.Itoa(e.status)))
 	}
 	limitAttributes(&root, o)
 	spans = append(spans, root)
@@ -186,6 +195,24 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 		if code > 0 {
 			attrs = append(attrs, exporter.Int("http.response.status_code", int64(code)))
 		}
+		// A client span is an error for 4xx and 5xx (HTTP semantic
+		// conventions), and a try Kong abandoned failed by definition.
+		status := exporter.StatusUnset
+		switch {
+		case !last || t.state != "":
+			status = exporter.StatusError
+			errType := t.state
+			if code > 0 {
+				errType = strconv.Itoa(code)
+			}
+			if errType == "" {
+				errType = "failed"
+			}
+			attrs = append(attrs, exporter.String("error.type", errType))
+		case code >= 400:
+			status = exporter.StatusError
+			attrs = append(attrs, exporter.String("error.type", strconv.Itoa(code)))
+		}
 		s := exporter.Span{
 			TraceID:       ids.trace,
 			SpanID:        id,
@@ -197,29 +224,19 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 			StartUnixNano: start,
 			EndUnixNano:   end,
 			Attributes:    attrs[n:len(attrs):len(attrs)],
-		}
-		// A client span is an error for 4xx and 5xx (HTTP semantic
-		// conventions), and a try Kong abandoned failed by definition.
-		switch {
-		case !last || t.state != "":
-			s.Status = exporter.StatusError
-			errType := t.state
-			if code > 0 {
-				errType = strconv.Itoa(code)
-			}
-			if errType == "" {
-				errType = "failed"
-			}
-			s.Attributes = append(s.Attributes, exporter.String("error.type", errType))
-		case code >= 400:
-			s.Status = exporter.StatusError
-			s.Attributes = append(s.Attributes, exporter.String("error.type", strconv.Itoa(code)))
+			Status:        status,
 		}
 		limitAttributes(&s, o)
 		spans = append(spans, s)
 	}
 	return spans
 }
+
+// The most attributes buildSpans gives a root span and a try span.
+const (
+	maxRootAttrs = 33
+	maxTryAttrs  = 11
+)
 
 func appendNonEmpty(attrs []exporter.Attribute, key, value string) []exporter.Attribute {
 	if value == "" {
