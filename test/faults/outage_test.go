@@ -32,14 +32,18 @@ func outageRun(t *testing.T, config map[string]any) (*plugin, *backend, []eventR
 	backlog := spansPerRequest * s.completed()
 	drained := make(chan time.Duration, 1)
 	go func() {
-		for time.Since(back) < 60*time.Second {
+		for { // until the backlog arrived or the stream ended (spool off: it never does)
 			if u, _ := be.counts(); u >= backlog {
 				drained <- time.Since(back)
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case <-s.done:
+				drained <- -1
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
-		drained <- -1
 	}()
 	results := s.wait()
 	return p, be, results, <-drained
