@@ -264,6 +264,59 @@ var (
 
 var pdkMethods map[string]pdkFunc
 
+// headerMethods are the set_header, add_header, clear_header and
+// set_headers methods of one header table: the client response
+// (kong.response) or the upstream request (kong.service.request).
+func headerMethods(prefix string, phases []string, table func(st *pdkState) http.Header) map[string]pdkFunc {
+	return map[string]pdkFunc{
+		prefix + ".set_header": liveSetter(phases, func(st *pdkState, args []byte) error {
+			k, v, err := argKV(args)
+			if err != nil {
+				return err
+			}
+			vs, err := headerValues(k, v)
+			if err != nil {
+				return err
+			}
+			h := table(st)
+			h.Del(k)
+			for _, s := range vs {
+				h.Add(k, s)
+			}
+			return nil
+		}),
+		prefix + ".add_header": liveSetter(phases, func(st *pdkState, args []byte) error {
+			k, v, err := argKV(args)
+			if err != nil {
+				return err
+			}
+			vs, err := headerValues(k, v)
+			if err != nil {
+				return err
+			}
+			h := table(st)
+			for _, s := range vs {
+				h.Add(k, s)
+			}
+			return nil
+		}),
+		prefix + ".clear_header": liveSetter(phases, func(st *pdkState, args []byte) error {
+			k, err := argString(args)
+			if err == nil {
+				table(st).Del(k)
+			}
+			return err
+		}),
+		prefix + ".set_headers": liveSetter(phases, func(st *pdkState, args []byte) error {
+			t, err := argStruct(args)
+			if err != nil {
+				return err
+			}
+			return setHeaders(table(st), t)
+		}),
+	}
+}
+
 func init() {
 	m := map[string]pdkFunc{
 		"kong.client.get_ip":             liveString(func(x *Exchange) string { return x.ClientIP }),
@@ -549,49 +602,6 @@ func init() {
 			st.x.Status = n
 			return nil
 		}),
-		"kong.response.set_header": liveSetter(rewriteAccessHeader, func(st *pdkState, args []byte) error {
-			k, v, err := argKV(args)
-			if err != nil {
-				return err
-			}
-			vs, err := headerValues(k, v)
-			if err != nil {
-				return err
-			}
-			st.x.ResponseHeaders.Del(k)
-			for _, s := range vs {
-				st.x.ResponseHeaders.Add(k, s)
-			}
-			return nil
-		}),
-		"kong.response.add_header": liveSetter(rewriteAccessHeader, func(st *pdkState, args []byte) error {
-			k, v, err := argKV(args)
-			if err != nil {
-				return err
-			}
-			vs, err := headerValues(k, v)
-			if err != nil {
-				return err
-			}
-			for _, s := range vs {
-				st.x.ResponseHeaders.Add(k, s)
-			}
-			return nil
-		}),
-		"kong.response.clear_header": liveSetter(rewriteAccessHeader, func(st *pdkState, args []byte) error {
-			k, err := argString(args)
-			if err == nil {
-				st.x.ResponseHeaders.Del(k)
-			}
-			return err
-		}),
-		"kong.response.set_headers": liveSetter(rewriteAccessHeader, func(st *pdkState, args []byte) error {
-			t, err := argStruct(args)
-			if err != nil {
-				return err
-			}
-			return setHeaders(st.x.ResponseHeaders, t)
-		}),
 		"kong.response.exit": func(st *pdkState, args []byte) ([]byte, error) {
 			if err := st.in(rewriteAccessHeader...); err != nil {
 				return nil, err
@@ -699,49 +709,6 @@ func init() {
 			st.x.RawQuery = encodeLuaQuery(t)
 			return nil
 		}),
-		"kong.service.request.set_header": liveSetter(rewriteAccess, func(st *pdkState, args []byte) error {
-			k, v, err := argKV(args)
-			if err != nil {
-				return err
-			}
-			vs, err := headerValues(k, v)
-			if err != nil {
-				return err
-			}
-			st.x.Headers.Del(k)
-			for _, s := range vs {
-				st.x.Headers.Add(k, s)
-			}
-			return nil
-		}),
-		"kong.service.request.add_header": liveSetter(rewriteAccess, func(st *pdkState, args []byte) error {
-			k, v, err := argKV(args)
-			if err != nil {
-				return err
-			}
-			vs, err := headerValues(k, v)
-			if err != nil {
-				return err
-			}
-			for _, s := range vs {
-				st.x.Headers.Add(k, s)
-			}
-			return nil
-		}),
-		"kong.service.request.clear_header": liveSetter(rewriteAccess, func(st *pdkState, args []byte) error {
-			k, err := argString(args)
-			if err == nil {
-				st.x.Headers.Del(k)
-			}
-			return err
-		}),
-		"kong.service.request.set_headers": liveSetter(rewriteAccess, func(st *pdkState, args []byte) error {
-			t, err := argStruct(args)
-			if err != nil {
-				return err
-			}
-			return setHeaders(st.x.Headers, t)
-		}),
 		"kong.service.request.set_raw_body": liveSetter(rewriteAccess, func(st *pdkState, args []byte) error {
 			var b pb.ByteString
 			if err := decode(args, &b); err != nil {
@@ -793,6 +760,12 @@ func init() {
 	}
 	for _, level := range logLevels {
 		m["kong.log."+level] = logMethod(level)
+	}
+	for name, f := range headerMethods("kong.response", rewriteAccessHeader, func(st *pdkState) http.Header { return st.x.ResponseHeaders }) {
+		m[name] = f
+	}
+	for name, f := range headerMethods("kong.service.request", rewriteAccess, func(st *pdkState) http.Header { return st.x.Headers }) {
+		m[name] = f
 	}
 	pdkMethods = m
 }
