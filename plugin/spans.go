@@ -153,7 +153,16 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		var end uint64
 		if last {
 			end = upstreamEnd
-			if e.latProxy < 0 || end > rootEnd {
+			switch {
+			case e.latProxy < 0: // no answer from the upstream
+				end = rootEnd
+			case end < start:
+				// Kong's millisecond values are floored while the try's
+				// start has nanoseconds: the exchange ended within the
+				// millisecond after the one Kong reports.
+				end += 1e6
+			}
+			if end > rootEnd && rootEnd >= start {
 				end = rootEnd
 			}
 		} else {
@@ -228,6 +237,11 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		}
 		limitAttributes(&s, o)
 		spans = append(spans, s)
+		// A child must lie within its parent: stretch the root over a try
+		// that millisecond rounding put past the root's end.
+		if end > spans[0].EndUnixNano {
+			spans[0].EndUnixNano = end
+		}
 	}
 	return spans
 }
