@@ -401,3 +401,37 @@ func TestHandoffRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Every try span lies within the root span, for every fixture and for a
+// sub-millisecond request (Kong's ms values are floored, try starts are ns).
+func TestTriesNestInRoot(t *testing.T) {
+	names := []string{"3.9-proxied-consumer.json", "3.9-retried.json", "3.9-upstream-500.json",
+		"3.9-https.json", "3.3-proxied.json", "3.6-proxied.json", "3.8-buffered.json"}
+	for _, name := range names {
+		_, spans := parseAndBuild(t, name, nil)
+		checkNested(t, name, spans)
+	}
+	a := newArena(64)
+	e, err := parseSerialized(fixture(t, "3.9-upstream-500.json"), &parseWants{handoffKey: handoffKey}, &a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.latKong, e.latProxy, e.latReceive, e.latRequest = 0, 0, 0, 0
+	e.tries[0].startNs = e.startedAtMs*1e6 + 400_000
+	h, _ := decodeHandoff(e.handoff)
+	spans := buildSpans(e, &h.ids, testOptions(), &a)
+	checkNested(t, "sub-millisecond", spans)
+	if d := spans[1].EndUnixNano - spans[1].StartUnixNano; d == 0 {
+		t.Errorf("sub-millisecond try has no duration")
+	}
+}
+
+func checkNested(t *testing.T, name string, spans []exporter.Span) {
+	t.Helper()
+	root := spans[0]
+	for _, s := range spans[1:] {
+		if s.StartUnixNano < root.StartUnixNano || s.EndUnixNano > root.EndUnixNano || s.EndUnixNano < s.StartUnixNano {
+			t.Errorf("%s: try [%d, %d] not within root [%d, %d]", name, s.StartUnixNano, s.EndUnixNano, root.StartUnixNano, root.EndUnixNano)
+		}
+	}
+}
