@@ -3,12 +3,9 @@ package exporter
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -38,18 +35,13 @@ const (
 	contentTypeJSON     = "application/json"
 )
 
-// otlpHTTPExporter sends batches as OTLP/HTTP requests (protobuf or JSON).
+// otlpHTTPExporter sends batches as OTLP/HTTP requests (protobuf or JSON)
+// through the HTTPSender every HTTP backend shares, and reads OTLP's
+// partial-success answers.
 type otlpHTTPExporter struct {
-	client  *http.Client
-	url     string
-	host    string // a Host header from config, which net/http takes from req.Host
-	header  http.Header
-	json    bool
-	gzip    bool
-	timeout time.Duration
-	maxBody int // maxOTLPRequestBytes; smaller in tests
-	log     *slog.Logger
-	warn    *throttledLog // partial success warnings (rejected_spans = 0 with a message)
+	sender *HTTPSender
+	json   bool
+	warn   *throttledLog // partial success warnings (rejected_spans = 0 with a message)
 }
 
 func newOTLPHTTPExporter(cfg *schema.Config, set Settings) (Exporter, error) {
@@ -61,47 +53,23 @@ func newOTLPHTTPExporter(cfg *schema.Config, set Settings) (Exporter, error) {
 	default:
 		return nil, &schema.FieldError{Field: "protocol", Reason: fmt.Sprintf("%q is not available in this build", cfg.Protocol)}
 	}
-	concurrency := cfg.Queue.ConcurrencyLimit
-	if concurrency < 0 {
-		concurrency = concurrencyNoQueueing
+	contentType := contentTypeProtobuf
+	if isJSON {
+		contentType = contentTypeJSON
 	}
-	client, err := NewHTTPClient(cfg, max(concurrency, 1), set.Logger)
+	sender, err := NewHTTPSender(cfg, contentType, set)
 	if err != nil {
 		return nil, err
 	}
-	e := &otlpHTTPExporter{
-		client:  client,
-		url:     cfg.TracesURL(),
-		header:  http.Header{},
-		json:    isJSON,
-		gzip:    cfg.Compression == schema.CompressionGzip,
-		timeout: AttemptTimeout(cfg),
-		maxBody: maxOTLPRequestBytes,
-		log:     set.Logger,
-		warn:    newThrottledLog(set.Logger, slog.LevelWarn, "backend warning (partial success)", time.Minute),
-	}
-	e.header.Set("User-Agent", "trace-exporter/"+Version)
-	for k, v := range cfg.Headers {
-		if strings.EqualFold(k, "Host") {
-			e.host = v
-			continue
-		}
-		e.header.Set(k, v)
-	}
-	// What describes the body is ours to say.
-	e.header.Set("Content-Type", contentTypeProtobuf)
-	if isJSON {
-		e.header.Set("Content-Type", contentTypeJSON)
-	}
-	e.header.Del("Content-Encoding")
-	if e.gzip {
-		e.header.Set("Content-Encoding", "gzip")
-	}
-	return e, nil
+	return &otlpHTTPExporter{
+		sender: sender,
+		json:   isJSON,
+		warn:   newThrottledLog(set.Logger, slog.LevelWarn, "backend warning (partial success)", time.Minute),
+	}, nil
 }
 
 // Export encodes the batch, POSTs it, and classifies the answer per the
-// OTLP/HTTP specification (see ClassifyHTTPStatus and Exporter).
+// OTLP/HTTP specification (see HTTPSender.Send and Exporter).
 func (e *otlpHTTPExporter) Export(ctx context.Context, batch Batch) error {
 	body := getBuffer()
 	if e.json {
@@ -111,77 +79,29 @@ func (e *otlpHTTPExporter) Export(ctx context.Context, batch Batch) error {
 		*body = enc.appendTracesRequest(*body, &batch)
 		protoEncoderPool.Put(enc)
 	}
-	if e.gzip {
-		compressed := getBuffer()
-		*compressed = gzipAppend(*compressed, *body)
-		putBuffer(body)
-		body = compressed
+	// The batcher's byte cap keeps protobuf requests far below OTLP's 64 MiB
+	// limit; the sender refuses (permanently) larger ones, e.g. JSON of
+	// pathological strings. Splitting would resend the half that succeeded
+	// if the other half then failed and was retried.
+	respBody, err := e.sender.sendPooled(ctx, body)
+	if err != nil || len(respBody) == 0 {
+		return err
 	}
-	if n := len(*body); n > e.maxBody {
-		// The batcher's byte cap makes this unreachable for protobuf; it
-		// guards JSON of pathological strings. Splitting would resend the
-		// half that succeeded if the other half then failed and was retried.
-		putBuffer(body)
-		return Permanent(fmt.Errorf("request of %d bytes exceeds the OTLP limit of %d bytes", n, e.maxBody))
+	// OTLP answers in the request's content type.
+	ps := decodePartialSuccess(respBody, e.json)
+	switch {
+	case ps.rejected > 0:
+		return &PartialError{Rejected: ps.rejected, Message: ps.message}
+	case ps.message != "":
+		e.warn.log(slog.String("warning", ps.message))
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, nil)
-	if err != nil {
-		putBuffer(body)
-		return Permanent(err)
-	}
-	// The transport may read the body after Do returns (an early answer);
-	// the buffer goes back to the pool only when the transport closes it.
-	req.Body = &pooledBody{Reader: bytes.NewReader(*body), buf: body}
-	req.ContentLength = int64(len(*body))
-	req.Header = e.header.Clone()
-	if e.host != "" {
-		req.Host = e.host
-	}
-
-	resp, err := e.client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
-			return err // the pipeline is stopping; the retry layer sees its ctx
-		}
-		var badCert *tls.CertificateVerificationError
-		if errors.As(err, &badCert) {
-			// A certificate that does not verify will not verify on retry.
-			return Permanent(fmt.Errorf("POST %s: %w", redactURL(e.url), err))
-		}
-		return Retryable(fmt.Errorf("POST %s: %w", redactURL(e.url), err), 0)
-	}
-	defer resp.Body.Close()
-	respBody, tooLarge := readCapped(resp.Body, maxOTLPResponseBytes)
-	now := time.Now()
-
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if tooLarge {
-			e.warn.log(slog.String("warning", "response larger than 4 MiB not parsed"))
-			return nil
-		}
-		ps := decodePartialSuccess(respBody, strings.HasPrefix(resp.Header.Get("Content-Type"), contentTypeJSON))
-		switch {
-		case ps.rejected > 0:
-			return &PartialError{Rejected: ps.rejected, Message: ps.message}
-		case ps.message != "":
-			e.warn.log(slog.String("warning", ps.message))
-		}
-		return nil
-	}
-	msg := ""
-	if !tooLarge {
-		msg = decodeStatusMessage(respBody, resp.Header.Get("Content-Type"))
-	}
-	return ClassifyHTTPStatus(resp.StatusCode, resp.Header, msg, now)
+	return nil
 }
 
 // Shutdown closes idle connections; requests in flight are ended by their
 // context.
 func (e *otlpHTTPExporter) Shutdown(context.Context) error {
-	e.client.CloseIdleConnections()
+	e.sender.Close()
 	return nil
 }
 

@@ -361,9 +361,9 @@ func TestRequestsOverTheSizeLimitAreDroppedNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer exp.Shutdown(context.Background())
-	exp.(*otlpHTTPExporter).maxBody = 1000
+	exp.(*otlpHTTPExporter).sender.maxBody = 1000
 	err = exp.Export(context.Background(), *kongLikeBatch(50))
-	if !IsPermanent(err) || !strings.Contains(err.Error(), "exceeds the OTLP limit") {
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "exceeds the limit") {
 		t.Fatalf("err = %v, want a permanent size error", err)
 	}
 	if n := len(rc.snapshot()); n != 0 {
