@@ -1,0 +1,244 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/kongsim"
+)
+
+// Plugin binaries for the emulator benchmarks, built once per test run:
+// trace-exporter (the module's main package) and the empty peer (the
+// emulator's probe plugin, whose Log handler only calls kong.log.serialize).
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// pluginBinaries returns the paths of trace-exporter and the empty plugin.
+func pluginBinaries(tb testing.TB) (traceExporter, empty string) {
+	tb.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "bench-bin-"); buildErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		for _, b := range []struct{ out, pkg string }{
+			{"trace-exporter", "."},
+			{"empty", "./test/kongsim/testdata/probe"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, b.out), b.pkg)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "trace-exporter"), filepath.Join(buildDir, "empty")
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// newSim starts a plugin server under the Kong emulator (Kong 3.9).
+func newSim(tb testing.TB, binary string) *kongsim.Sim {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := kongsim.New(ctx, kongsim.Options{Binary: binary, Logger: quietLogger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkPluginServer measures log events through the Kong emulator over
+// the plugin server's real unix socket, as Kong's log timer sends them (the
+// saved serialize payload of a small GET), from 4 concurrent connections:
+// trace-exporter next to the empty plugin, the floor of any Go plugin that
+// reads serialize. Besides events/s it reports the plugin server's own CPU
+// time per event (the emulator's is not in it).
+func BenchmarkPluginServer(b *testing.B) {
+	teBin, emptyBin := pluginBinaries(b)
+	sink := newDiscardSink(b)
+	payload := []byte(payloads(b)[0].text)
+	for _, impl := range []struct {
+		name, binary string
+		config       map[string]any
+	}{
+		{"trace-exporter", teBin, map[string]any{"traces_endpoint": sink.tracesURL()}},
+		{"empty", emptyBin, map[string]any{"mode": "plain"}},
+	} {
+		b.Run(impl.name, func(b *testing.B) {
+			s := newSim(b, impl.binary)
+			p, err := s.Configure(kongsim.PluginEntity{Config: impl.config})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// The first event starts the instance.
+			if res := s.RunLog(p, &kongsim.LogData{Serialize: payload}); res.Err != nil || len(res.Calls) != 1 {
+				b.Fatalf("first event: %+v", res)
+			}
+			cpu0 := processCPU(b, s.PID())
+			b.SetParallelism(2) // 4 event streams on 2 cores, as Kong's workers send them
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res := s.RunLog(p, &kongsim.LogData{Serialize: payload})
+					if res.Err != nil || len(res.Calls) != 1 || len(res.Violations) != 0 {
+						b.Errorf("event: %+v", res)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			// CPU the plugin server process spent per event (the emulator's
+			// share is not in it): the plugin's own cost, less noisy than
+			// throughput on a shared machine.
+			b.ReportMetric(float64(processCPU(b, s.PID())-cpu0)/float64(time.Microsecond)/float64(b.N), "server-cpu-µs/event")
+		})
+	}
+}
+
+// BenchmarkGatewayLoad is the load run: HTTP requests through the
+// emulator's gateway (proxy, access and log events over the socket, a
+// loopback upstream) from 16 concurrent keep-alive clients, with the plugin
+// off (no plugin entity: the gateway only proxies), with the empty plugin
+// on the route (the cost of any external plugin: an access and a log event
+// over the socket, serialize) and with trace-exporter on the route (default
+// config: 3 PDK calls in access, serialize in log; exporting to a
+// discarding OTLP receiver).
+// Reports requests/s and the p50 and p99 latency seen by the clients. The
+// run is bounded by the benchmark's count (b.N requests) and every request
+// by a 5 s timeout.
+func BenchmarkGatewayLoad(b *testing.B) {
+	sink := newDiscardSink(b)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	b.Cleanup(upstream.Close)
+	teBin, emptyBin := pluginBinaries(b)
+	for _, run := range []struct{ name, binary, plugin string }{
+		{"plugin-off", teBin, ""},
+		{"empty-plugin", emptyBin, "        plugins:\n          - name: empty\n            config:\n              mode: plain\n"},
+		{"plugin-on", teBin, "        plugins:\n          - name: trace-exporter\n            config:\n              traces_endpoint: " + sink.tracesURL() + "\n"},
+	} {
+		b.Run(run.name, func(b *testing.B) {
+			yml := fmt.Sprintf("_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: %s\n    routes:\n      - name: echo-route\n        paths: [/echo]\n", upstream.URL)
+			yml += run.plugin
+			decl, err := kongsim.ParseDeclarative([]byte(yml))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			gw, err := kongsim.StartGateway(ctx, kongsim.GatewayOptions{
+				Options: kongsim.Options{Binary: run.binary, Logger: quietLogger()}, Config: decl, MaxRecords: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer gw.Close()
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			url := gw.URL() + "/echo/items?id=42"
+			get := func() error {
+				resp, err := client.Get(url)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			}
+			if err := get(); err != nil { // warm up: instance started, connections open
+				b.Fatal(err)
+			}
+			var mu sync.Mutex
+			var latencies []time.Duration
+			b.SetParallelism(8) // 16 clients on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					t0 := time.Now()
+					if err := get(); err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				mu.Lock()
+				latencies = append(latencies, mine...)
+				mu.Unlock()
+			})
+			b.StopTimer()
+			if err := gw.WaitIdle(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if v := gw.Violations(); len(v) != 0 {
+				b.Fatalf("PDK violations: %v", v[0])
+			}
+			slices.Sort(latencies)
+			pct := func(p float64) float64 {
+				if len(latencies) == 0 {
+					return 0
+				}
+				return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
+}
+
+// processCPU is the user+system CPU time a process has used so far, from
+// /proc/<pid>/stat (in clock ticks of 10 ms).
+func processCPU(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces: fields count from the ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
