@@ -54,6 +54,8 @@ func main() {
 	}
 	startMetrics()
 	go flushOnSignal(shutdownTimeout())
+	// Memory stays near what the queues may hold (queue.max_bytes).
+	exporter.BoundMemoryByQueues()
 	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
 		os.Exit(1)

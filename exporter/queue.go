@@ -75,6 +75,7 @@ const (
 )
 
 func newQueue(maxSpans int, maxBytes int64, batchSize int) *queue {
+	reserveQueueMemory(maxBytes)
 	return &queue{
 		maxSpans:  maxSpans,
 		maxBytes:  maxBytes,
@@ -222,6 +223,7 @@ func (q *queue) reapIfEmpty() bool {
 		return false
 	}
 	q.state = queueReaped
+	reserveQueueMemory(-q.maxBytes)
 	return true
 }
 

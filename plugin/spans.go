@@ -45,9 +45,15 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 // appendSpans is buildSpans appending to spans (the log handler passes an
 // array on its stack: the queue copies the spans it takes).
 func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter.Span {
-	// One array holds every span's attributes; sized for the most a
-	// request can have, so it is never reallocated.
-	attrs := make([]exporter.Attribute, 0, maxRootAttrs+maxTryAttrs*len(e.tries))
+	// The attributes of all the spans are gathered on the stack, then copied
+	// once into an array of exactly their number: the queue charges a span
+	// for its attributes, so what it holds is what it counted (max_bytes
+	// bounds memory), and the collector has less to scan.
+	var scratch [maxRootAttrs + 3*maxTryAttrs]exporter.Attribute
+	attrs := scratch[:0]
+	first := len(spans)
+	var endsBuf [4]int
+	ends := endsBuf[:0] // where each span's attributes end in attrs
 
 	rootStart := msToNs(e.startedAtMs)
 	rootEnd := rootStart + msToNs(e.latRequest)
@@ -55,7 +61,6 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 	path, query := splitQuery(e.uri)
 	method, methodOther := normalizeMethod(e.method)
 
-	n := len(attrs)
 	attrs = append(attrs,
 		exporter.String("http.request.method", method),
 		exporter.String("url.scheme", scheme),
@@ -123,15 +128,14 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		Kind:          exporter.KindServer,
 		StartUnixNano: rootStart,
 		EndUnixNano:   rootEnd,
-		Attributes:    attrs[n:len(attrs):len(attrs)],
 	}
+	ends = append(ends, len(attrs))
 	if ids.parent.IsValid() {
 		root.Flags |= flagIsRemote
 	}
 	if e.status >= 500 {
 		root.Status = exporter.StatusError
 	}
-	limitAttributes(&root, o)
 	spans = append(spans, root)
 
 	upstreamName := e.serviceName
@@ -179,7 +183,6 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		if !last || !id.IsValid() {
 			id = o.newSpanID()
 		}
-		n := len(attrs)
 		attrs = append(attrs,
 			exporter.String("http.request.method", method),
 			exporter.Int("kong.balancer.try", int64(i+1)),
@@ -232,16 +235,24 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 			Kind:          exporter.KindClient,
 			StartUnixNano: start,
 			EndUnixNano:   end,
-			Attributes:    attrs[n:len(attrs):len(attrs)],
 			Status:        status,
 		}
-		limitAttributes(&s, o)
+		ends = append(ends, len(attrs))
 		spans = append(spans, s)
 		// A child must lie within its parent: stretch the root over a try
 		// that millisecond rounding put past the root's end.
-		if end > spans[0].EndUnixNano {
-			spans[0].EndUnixNano = end
+		if end > spans[first].EndUnixNano {
+			spans[first].EndUnixNano = end
 		}
+	}
+	owned := make([]exporter.Attribute, len(attrs))
+	copy(owned, attrs)
+	from := 0
+	for i, to := range ends {
+		s := &spans[first+i]
+		s.Attributes = owned[from:to:to]
+		limitAttributes(s, o)
+		from = to
 	}
 	return spans
 }
