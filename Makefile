@@ -13,6 +13,7 @@ BIN       := bin/trace-exporter
 JAEGER    := .cache/bin/jaeger
 TEST_TIMEOUT ?= 60m
 BENCH_TIME   ?= 1s
+BENCH_COUNT  ?= 3
 
 .PHONY: build test vet unit jaeger bench demo legacy clean
 
@@ -35,8 +36,17 @@ test: vet jaeger build
 legacy:
 	CGO_ENABLED=1 $(GO) build -buildmode=plugin -o bin/trace-exporter.so ./tools/legacy
 
+# bench: every benchmark BENCH_COUNT times (peers side by side in the same
+# run), then the memory bound under overload, then BENCHMARKS.md's generated
+# section (test/bench/report) from .cache/bench.txt and .cache/rss.txt.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m ./... | tee .cache/bench.txt
+	@mkdir -p .cache
+	@echo "# started $$(date -u '+%Y-%m-%d %H:%M UTC'), load average $$(cut -d' ' -f1-3 /proc/loadavg)" > .cache/bench.txt
+	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) -timeout 60m ./... | tee -a .cache/bench.txt"
+	@echo "# ended $$(date -u '+%Y-%m-%d %H:%M UTC'), load average $$(cut -d' ' -f1-3 /proc/loadavg)" >> .cache/bench.txt
+	bash -o pipefail -c "$(GO) test -count=1 -run '^TestPluginServerRSSUnderOverload$$' -v ./test/bench | tee .cache/rss.txt"
+	$(GO) run ./test/bench/report -bench .cache/bench.txt -rss .cache/rss.txt -out BENCHMARKS.md \
+		-command "make bench BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME)"
 
 # make demo [BACKEND=jaeger]: kong.yml through the emulator on 127.0.0.1:8000,
 # echo upstream on :9000, traces printed (test/demo; -h for its flags).
