@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"slices"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -84,7 +83,7 @@ func (e *protoEncoder) strLen(s string) int {
 	if !e.sizing && !e.invalid {
 		return len(s)
 	}
-	if utf8.ValidString(s) {
+	if validUTF8(s) {
 		return len(s)
 	}
 	e.invalid = true
