@@ -202,7 +202,7 @@ func (sc *scanner) num() float64 {
 		}
 		n, _ = strconv.ParseFloat(raw, 64)
 	case c == '-' || c >= '0' && c <= '9':
-		n = parseNumber(sc.number())
+		n = sc.numberValue()
 	default:
 		sc.skip()
 	}
@@ -237,35 +237,40 @@ var numberBytes = [256]bool{
 	'.': true, '-': true, '+': true, 'e': true, 'E': true,
 }
 
-// parseNumber is strconv.ParseFloat (0 for a malformed number) with a fast
-// path for what most Kong numbers are: integers (statuses, sizes, ports,
-// milliseconds), exact in a float64 up to 15 digits.
-func parseNumber(s string) float64 {
-	if len(s) > 0 && len(s) <= 15 {
-		neg := s[0] == '-'
-		i := 0
-		if neg {
-			i = 1
-		}
-		if i < len(s) {
-			var n int64
-			for ; i < len(s); i++ {
-				d := s[i] - '0'
-				if d > 9 {
-					break
-				}
-				n = n*10 + int64(d)
-			}
-			if i == len(s) {
-				f := float64(n)
-				if neg {
-					f = -f
-				}
-				return f
-			}
-		}
+// numberValue consumes a number token and returns its value, as
+// strconv.ParseFloat reads it (0 for a malformed number). Most Kong numbers
+// are integers (statuses, sizes, ports, milliseconds), exact in a float64
+// up to 15 digits: those are read in the same pass that finds their end.
+func (sc *scanner) numberValue() float64 {
+	s, i := sc.s, sc.pos
+	start := i
+	neg := i < len(s) && s[i] == '-'
+	if neg {
+		i++
 	}
-	f, _ := strconv.ParseFloat(s, 64)
+	var v int64
+	digits := 0
+	for ; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + int64(d)
+		digits++
+	}
+	if digits > 0 && digits <= 15 && (i == len(s) || !numberBytes[s[i]]) {
+		sc.pos = i
+		f := float64(v)
+		if neg {
+			f = -f
+		}
+		return f
+	}
+	for i < len(s) && numberBytes[s[i]] {
+		i++
+	}
+	sc.pos = i
+	f, _ := strconv.ParseFloat(s[start:i], 64)
 	return f
 }
 

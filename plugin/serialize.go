@@ -399,7 +399,7 @@ func (e *logEntry) readLatencies(sc *scanner) {
 			if once(&seen, 1<<3) {
 				e.hasReceive = true
 				if c := sc.peek(); c == '-' || c >= '0' && c <= '9' {
-					e.latReceive = parseNumber(sc.number())
+					e.latReceive = sc.numberValue()
 					continue
 				}
 			}
