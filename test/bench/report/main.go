@@ -207,6 +207,14 @@ func (run *benchRun) targetRows(rss string) []target {
 	return rows
 }
 
+// ratio shows three decimals below 1 (0.1004 must not read as 0.1), two above.
+func ratio(v float64) string {
+	if v < 1 {
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
 func ns(v float64) string {
 	switch {
 	case v >= 1e6:
@@ -241,7 +249,7 @@ func render(run *benchRun, rss, command string) string {
 		case t.ok:
 			met = "**yes**"
 		}
-		w("| %s | %s | %.3g | %s | %s |\n", t.what, t.rule, t.ratio, met, t.detail)
+		w("| %s | %s | %s | %s | %s |\n", t.what, t.rule, ratio(t.ratio), met, t.detail)
 	}
 	if m := regexp.MustCompile(`RSS: .*`).FindString(rss); m != "" {
 		w("\nMemory run (`TestPluginServerRSSUnderOverload`): %s\n", strings.TrimSpace(m))
