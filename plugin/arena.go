@@ -1,6 +1,9 @@
 package plugin
 
-import "unsafe"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // arena holds the strings of one request's spans in a few large byte
 // slices instead of one allocation per attribute value. The strings point
@@ -55,4 +58,12 @@ func (a *arena) concat(parts ...string) string {
 		a.buf = append(a.buf, p...)
 	}
 	return unsafe.String(&a.buf[start], n)
+}
+
+// itoa writes n in decimal into the arena (strconv.Itoa allocates for
+// numbers of three digits and more: statuses, ports).
+func (a *arena) itoa(n int) string {
+	var buf [20]byte
+	b := strconv.AppendInt(buf[:0], int64(n), 10)
+	return a.str(unsafe.String(&b[0], len(b)))
 }

@@ -187,9 +187,7 @@ func init() {
 // test/bench's BenchmarkLogPath measures the same with the real exporter
 // and compares it with its peers.
 func BenchmarkLogPayload(b *testing.B) {
-	cfg := schema.Defaults()
-	cfg.Exporter = "bench-discard"
-	cfg.TracesEndpoint = "http://127.0.0.1:1/v1/traces"
+	cfg := benchDiscardConfig()
 	rt, err := newRuntime(&cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -207,4 +205,12 @@ func BenchmarkLogPayload(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchDiscardConfig is the default config with the discarding exporter.
+func benchDiscardConfig() schema.Config {
+	cfg := schema.Defaults()
+	cfg.Exporter = "bench-discard"
+	cfg.TracesEndpoint = "http://127.0.0.1:1/v1/traces"
+	return cfg
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 )
@@ -20,14 +21,25 @@ func redactQuery(query string, names []string, a *arena) string {
 	if !queryHasAny(query, names) {
 		return query
 	}
-	parts := strings.Split(query, "&")
-	for i, pair := range parts {
-		key, _, _ := strings.Cut(pair, "=")
-		if key != "" && sensitiveParam(key, names) {
-			parts[i] = key + "=" + redacted
+	// Rewritten pair by pair into a buffer on the stack, then the arena.
+	var buf [512]byte
+	out := buf[:0]
+	for rest, first := query, true; ; first = false {
+		pair, tail, more := strings.Cut(rest, "&")
+		if !first {
+			out = append(out, '&')
 		}
+		if key, _, _ := strings.Cut(pair, "="); key != "" && sensitiveParam(key, names) {
+			out = append(append(append(out, key...), '='), redacted...)
+		} else {
+			out = append(out, pair...)
+		}
+		if !more {
+			break
+		}
+		rest = tail
 	}
-	return a.concat(strings.Join(parts, "&"))
+	return a.str(unsafe.String(unsafe.SliceData(out), len(out)))
 }
 
 func queryHasAny(query string, names []string) bool {

@@ -116,7 +116,7 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		attrs = append(attrs, exporter.Float("kong.latency.receive_ms", e.latReceive))
 	}
 	if e.status >= 500 {
-		attrs = append(attrs, exporter.String("error.type", strconv.Itoa(e.status)))
+		attrs = append(attrs, exporter.String("error.type", a.itoa(e.status)))
 	}
 	root := exporter.Span{
 		TraceID:       ids.trace,
@@ -215,7 +215,7 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 			status = exporter.StatusError
 			errType := t.state
 			if code > 0 {
-				errType = strconv.Itoa(code)
+				errType = a.itoa(code)
 			}
 			if errType == "" {
 				errType = "failed"
@@ -223,7 +223,7 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 			attrs = append(attrs, exporter.String("error.type", errType))
 		case code >= 400:
 			status = exporter.StatusError
-			attrs = append(attrs, exporter.String("error.type", strconv.Itoa(code)))
+			attrs = append(attrs, exporter.String("error.type", a.itoa(code)))
 		}
 		s := exporter.Span{
 			TraceID:       ids.trace,
@@ -363,7 +363,7 @@ func upstreamURL(e *logEntry, t balancerTry, redact []string, a *arena) string {
 		hostPort = "[" + hostPort + "]"
 	}
 	if query == "" {
-		return a.concat(proto, "://", hostPort, ":", strconv.Itoa(t.port), path)
+		return a.concat(proto, "://", hostPort, ":", a.itoa(t.port), path)
 	}
-	return a.concat(proto, "://", hostPort, ":", strconv.Itoa(t.port), path, "?", redactQuery(query, redact, a))
+	return a.concat(proto, "://", hostPort, ":", a.itoa(t.port), path, "?", redactQuery(query, redact, a))
 }
