@@ -137,7 +137,7 @@ func appendJSONAnyValue(b []byte, v *Value) []byte {
 	switch v.Type {
 	case TypeString:
 		b = append(b, `{"stringValue":`...)
-		b = appendJSONString(b, v.str)
+		b = appendJSONString(b, v.AsString())
 	case TypeBool:
 		if v.num != 0 {
 			return append(b, `{"boolValue":true}`...)
@@ -152,9 +152,9 @@ func appendJSONAnyValue(b []byte, v *Value) []byte {
 		b = appendJSONFloat(b, math.Float64frombits(v.num))
 	case TypeStringSlice:
 		b = append(b, `{"arrayValue":{`...)
-		if len(v.strs) > 0 {
+		if len(v.AsStringSlice()) > 0 {
 			b = append(b, `"values":[`...)
-			for i, s := range v.strs {
+			for i, s := range v.AsStringSlice() {
 				if i > 0 {
 					b = append(b, ',')
 				}

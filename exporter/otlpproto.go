@@ -268,7 +268,7 @@ func (e *protoEncoder) sizeKeyValue(a *Attribute) int {
 func (e *protoEncoder) sizeAnyValue(v *Value) int {
 	switch v.Type {
 	case TypeString:
-		return sizeField(e.strLen(v.str))
+		return sizeField(e.strLen(v.AsString()))
 	case TypeBool:
 		return 1 + 1
 	case TypeInt:
@@ -276,7 +276,7 @@ func (e *protoEncoder) sizeAnyValue(v *Value) int {
 	case TypeFloat:
 		return 1 + 8
 	case TypeStringSlice:
-		return sizeField(e.sizeStringArray(v.strs))
+		return sizeField(e.sizeStringArray(v.AsStringSlice()))
 	}
 	return 0
 }
@@ -292,8 +292,8 @@ func (e *protoEncoder) sizeStringArray(strs []string) int {
 func (e *protoEncoder) appendAnyValue(b []byte, v *Value) []byte {
 	switch v.Type {
 	case TypeString:
-		b = appendLenPrefix(b, tagOf(fieldAnyString, protowire.BytesType), e.strLen(v.str))
-		b = e.appendStr(b, v.str)
+		b = appendLenPrefix(b, tagOf(fieldAnyString, protowire.BytesType), e.strLen(v.AsString()))
+		b = e.appendStr(b, v.AsString())
 	case TypeBool:
 		b = append(b, tagOf(fieldAnyBool, protowire.VarintType), byte(v.num&1))
 	case TypeInt:
@@ -303,8 +303,8 @@ func (e *protoEncoder) appendAnyValue(b []byte, v *Value) []byte {
 		b = append(b, tagOf(fieldAnyDouble, protowire.Fixed64Type))
 		b = protowire.AppendFixed64(b, v.num)
 	case TypeStringSlice:
-		b = appendLenPrefix(b, tagOf(fieldAnyArray, protowire.BytesType), e.sizeStringArray(v.strs))
-		for _, s := range v.strs {
+		b = appendLenPrefix(b, tagOf(fieldAnyArray, protowire.BytesType), e.sizeStringArray(v.AsStringSlice()))
+		for _, s := range v.AsStringSlice() {
 			n := e.strLen(s)
 			b = appendLenPrefix(b, tagOf(fieldArrayValues, protowire.BytesType), sizeField(n))
 			b = appendLenPrefix(b, tagOf(fieldAnyString, protowire.BytesType), n)

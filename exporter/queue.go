@@ -283,8 +283,8 @@ func estimateAttributesBytes(attrs []Attribute) int {
 	n := len(attrs) * attributeStructBytes
 	for i := range attrs {
 		a := &attrs[i]
-		n += len(a.Key) + len(a.Value.str)
-		for _, s := range a.Value.strs {
+		n += len(a.Key) + len(a.Value.AsString())
+		for _, s := range a.Value.AsStringSlice() {
 			n += stringHeaderBytes + len(s) + 4 // +4: the AnyValue wrapping each element
 		}
 	}

@@ -3,6 +3,8 @@ package exporter
 import (
 	"encoding/hex"
 	"math"
+	"slices"
+	"unsafe"
 )
 
 // TraceID is a W3C / OTLP 16-byte trace id. The zero value is invalid.
@@ -85,12 +87,15 @@ const (
 	TypeStringSlice
 )
 
-// Value is a compact attribute value: numbers and booleans share one word.
+// Value is a compact attribute value: 24 bytes with one pointer, because a
+// request makes 40–60 of them and their size and pointer count are what the
+// log path's allocation and garbage collection cost (BenchmarkLogPayload).
+// A string is its data pointer and length; a string slice is a pointer to
+// the slice; numbers and booleans are bits in num.
 type Value struct {
+	ptr  unsafe.Pointer // string data (TypeString) or *[]string (TypeStringSlice)
+	num  uint64         // string length, or the number's bits
 	Type ValueType
-	str  string
-	num  uint64
-	strs []string
 }
 
 // Attribute is a key and its value.
@@ -100,7 +105,9 @@ type Attribute struct {
 }
 
 // String makes a string attribute.
-func String(k, v string) Attribute { return Attribute{k, Value{Type: TypeString, str: v}} }
+func String(k, v string) Attribute {
+	return Attribute{k, Value{ptr: unsafe.Pointer(unsafe.StringData(v)), num: uint64(len(v)), Type: TypeString}}
+}
 
 // Int makes an integer attribute.
 func Int(k string, v int64) Attribute { return Attribute{k, Value{Type: TypeInt, num: uint64(v)}} }
@@ -121,11 +128,16 @@ func Bool(k string, v bool) Attribute {
 
 // StringSlice makes a string array attribute.
 func StringSlice(k string, v []string) Attribute {
-	return Attribute{k, Value{Type: TypeStringSlice, strs: v}}
+	return Attribute{k, Value{Type: TypeStringSlice, ptr: unsafe.Pointer(&v)}}
 }
 
-// AsString returns a TypeString value.
-func (v Value) AsString() string { return v.str }
+// AsString returns a TypeString value ("" for other types).
+func (v Value) AsString() string {
+	if v.Type != TypeString || v.num == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(v.ptr), int(v.num))
+}
 
 // AsInt returns a TypeInt value.
 func (v Value) AsInt() int64 { return int64(v.num) }
@@ -136,8 +148,28 @@ func (v Value) AsFloat() float64 { return math.Float64frombits(v.num) }
 // AsBool returns a TypeBool value.
 func (v Value) AsBool() bool { return v.num != 0 }
 
-// AsStringSlice returns a TypeStringSlice value.
-func (v Value) AsStringSlice() []string { return v.strs }
+// AsStringSlice returns a TypeStringSlice value (nil for other types).
+func (v Value) AsStringSlice() []string {
+	if v.Type != TypeStringSlice || v.ptr == nil {
+		return nil
+	}
+	return *(*[]string)(v.ptr)
+}
+
+// Equal reports whether two values are the same (type and content; Values
+// hold pointers, so == compares storage, not content).
+func (v Value) Equal(o Value) bool {
+	if v.Type != o.Type {
+		return false
+	}
+	switch v.Type {
+	case TypeString:
+		return v.AsString() == o.AsString()
+	case TypeStringSlice:
+		return slices.Equal(v.AsStringSlice(), o.AsStringSlice())
+	}
+	return v.num == o.num
+}
 
 // Resource describes the entity producing spans (one per pipeline).
 type Resource struct {

@@ -77,10 +77,10 @@ func appendAttributes(b []byte, attrs []Attribute) []byte {
 		b = append(b, byte(a.Value.Type))
 		switch a.Value.Type {
 		case TypeString:
-			b = appendString(b, a.Value.str)
+			b = appendString(b, a.Value.AsString())
 		case TypeStringSlice:
-			b = binary.AppendUvarint(b, uint64(len(a.Value.strs)))
-			for _, s := range a.Value.strs {
+			b = binary.AppendUvarint(b, uint64(len(a.Value.AsStringSlice())))
+			for _, s := range a.Value.AsStringSlice() {
 				b = appendString(b, s)
 			}
 		default:
@@ -175,20 +175,21 @@ func (d *decoder) attributes() []Attribute {
 	attrs := make([]Attribute, n)
 	for i := range attrs {
 		a := &attrs[i]
-		a.Key = d.string()
-		a.Value.Type = ValueType(d.byte())
-		switch a.Value.Type {
+		key := d.string()
+		switch typ := ValueType(d.byte()); typ {
 		case TypeString:
-			a.Value.str = d.string()
+			*a = String(key, d.string())
 		case TypeStringSlice:
+			var vals []string
 			if m := d.count(); m > 0 {
-				a.Value.strs = make([]string, m)
-				for j := range a.Value.strs {
-					a.Value.strs[j] = d.string()
+				vals = make([]string, m)
+				for j := range vals {
+					vals[j] = d.string()
 				}
 			}
+			*a = StringSlice(key, vals)
 		case TypeInt, TypeFloat, TypeBool:
-			a.Value.num = d.uvarint()
+			*a = Attribute{Key: key, Value: Value{Type: typ, num: d.uvarint()}}
 		default:
 			d.err = true
 		}

@@ -40,3 +40,34 @@ func writeServerCA(t *testing.T, srv *httptest.Server) string {
 	}
 	return path
 }
+
+// plainSpans turns spans into values reflect.DeepEqual compares by content:
+// attribute Values hold pointers, so spans are compared through this.
+func plainSpans(spans []Span) []any {
+	plainAttrs := func(attrs []Attribute) []any {
+		out := make([]any, len(attrs))
+		for i, a := range attrs {
+			var v any
+			switch a.Value.Type {
+			case TypeString:
+				v = a.Value.AsString()
+			case TypeStringSlice:
+				v = append([]string{}, a.Value.AsStringSlice()...)
+			case TypeInt, TypeBool, TypeFloat:
+				v = a.Value.num
+			}
+			out[i] = [3]any{a.Key, a.Value.Type, v}
+		}
+		return out
+	}
+	out := make([]any, len(spans))
+	for i, s := range spans {
+		events := make([]any, len(s.Events))
+		for j, e := range s.Events {
+			events[j] = [3]any{e.Name, e.TimeUnixNano, plainAttrs(e.Attributes)}
+		}
+		s.Attributes, s.Events = nil, nil
+		out[i] = [3]any{s, plainAttrs(spans[i].Attributes), events}
+	}
+	return out
+}
