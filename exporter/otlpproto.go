@@ -83,7 +83,7 @@ func (e *protoEncoder) strLen(s string) int {
 	if !e.sizing && !e.invalid {
 		return len(s)
 	}
-	if validUTF8(s) {
+	if ValidUTF8(s) {
 		return len(s)
 	}
 	e.invalid = true

@@ -12,7 +12,7 @@ const replacementChar = "\uFFFD"
 
 // validUTF8Len is len(strings.ToValidUTF8(s, "\uFFFD")).
 func validUTF8Len(s string) int {
-	if validUTF8(s) {
+	if ValidUTF8(s) {
 		return len(s)
 	}
 	n := 0
@@ -62,10 +62,11 @@ func appendValidUTF8(dst []byte, s string) []byte {
 	return dst
 }
 
-// validUTF8 is utf8.ValidString with ASCII, the common case, checked eight
+// ValidUTF8 is utf8.ValidString with ASCII, the common case, checked eight
 // bytes per step: 1.7x faster on attribute-sized strings (5 to 50 bytes),
-// where utf8.ValidString's set-up dominates.
-func validUTF8(s string) bool {
+// where utf8.ValidString's set-up dominates. The plugin's attribute limits
+// use it too.
+func ValidUTF8(s string) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		c := s[i : i+8] // one bounds check; the eight loads combine into one

@@ -117,28 +117,7 @@ func limitAttributes(s *exporter.Span, o *spanOptions) {
 }
 
 func needsFix(s string, max int) bool {
-	return (max > 0 && len(s) > max) || !validUTF8(s)
-}
-
-// validUTF8 is utf8.ValidString with ASCII, the common case, checked eight
-// bytes per step: 1.7x faster on attribute-sized strings (5 to 50 bytes),
-// where utf8.ValidString's set-up dominates.
-func validUTF8(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		c := s[i : i+8] // one bounds check; the eight loads combine into one
-		w := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
-			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
-		if w&0x8080808080808080 != 0 {
-			return utf8.ValidString(s[i:])
-		}
-	}
-	for ; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return utf8.ValidString(s[i:])
-		}
-	}
-	return true
+	return (max > 0 && len(s) > max) || !exporter.ValidUTF8(s)
 }
 
 // fixString makes s valid UTF-8 and at most max bytes, cutting on a rune
