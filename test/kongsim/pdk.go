@@ -317,6 +317,34 @@ func headerMethods(prefix string, phases []string, table func(st *pdkState) http
 	}
 }
 
+// tableMethods are the set and get methods of a Lua table the plugin can
+// write and read by key: kong.ctx.shared or ngx.ctx. Setting nil removes
+// the key.
+func tableMethods(set, get string, table func(st *pdkState) map[string]any) map[string]pdkFunc {
+	return map[string]pdkFunc{
+		set: func(st *pdkState, args []byte) ([]byte, error) {
+			k, v, err := argKV(args)
+			if err != nil {
+				return nil, err
+			}
+			t := table(st)
+			if v == nil {
+				delete(t, k)
+			} else {
+				t[k] = v
+			}
+			return replyEmpty()
+		},
+		get: func(st *pdkState, args []byte) ([]byte, error) {
+			k, err := argString(args)
+			if err != nil {
+				return nil, err
+			}
+			return replyValue(table(st)[k])
+		},
+	}
+}
+
 func init() {
 	m := map[string]pdkFunc{
 		"kong.client.get_ip":             liveString(func(x *Exchange) string { return x.ClientIP }),
@@ -379,26 +407,6 @@ func init() {
 			return replyString(st.x.Scheme)
 		},
 
-		"kong.ctx.shared.set": func(st *pdkState, args []byte) ([]byte, error) {
-			k, v, err := argKV(args)
-			if err != nil {
-				return nil, err
-			}
-			shared := st.shared()
-			if v == nil {
-				delete(shared, k)
-			} else {
-				shared[k] = v
-			}
-			return replyEmpty()
-		},
-		"kong.ctx.shared.get": func(st *pdkState, args []byte) ([]byte, error) {
-			k, err := argString(args)
-			if err != nil {
-				return nil, err
-			}
-			return replyValue(st.shared()[k])
-		},
 		"kong.ip.is_trusted": func(st *pdkState, args []byte) ([]byte, error) {
 			// Kong's default trusted_ips is empty: nothing is trusted.
 			return encodeBool(false), nil
@@ -440,26 +448,6 @@ func init() {
 		},
 		"kong.nginx.get_tls1_version_str": func(st *pdkState, _ []byte) ([]byte, error) {
 			return replyEmpty() // no TLS: nil
-		},
-		"kong.nginx.set_ctx": func(st *pdkState, args []byte) ([]byte, error) {
-			k, v, err := argKV(args)
-			if err != nil {
-				return nil, err
-			}
-			ctx := st.ctx()
-			if v == nil {
-				delete(ctx, k)
-			} else {
-				ctx[k] = v
-			}
-			return replyEmpty()
-		},
-		"kong.nginx.get_ctx": func(st *pdkState, args []byte) ([]byte, error) {
-			k, err := argString(args)
-			if err != nil {
-				return nil, err
-			}
-			return replyValue(st.ctx()[k])
 		},
 		"kong.nginx.req_start_time": func(st *pdkState, _ []byte) ([]byte, error) {
 			if st.saved != nil {
@@ -760,6 +748,12 @@ func init() {
 	}
 	for _, level := range logLevels {
 		m["kong.log."+level] = logMethod(level)
+	}
+	for name, f := range tableMethods("kong.ctx.shared.set", "kong.ctx.shared.get", (*pdkState).shared) {
+		m[name] = f
+	}
+	for name, f := range tableMethods("kong.nginx.set_ctx", "kong.nginx.get_ctx", (*pdkState).ctx) {
+		m[name] = f
 	}
 	for name, f := range headerMethods("kong.response", rewriteAccessHeader, func(st *pdkState) http.Header { return st.x.ResponseHeaders }) {
 		m[name] = f
