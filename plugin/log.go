@@ -1,7 +1,7 @@
 package plugin
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
@@ -135,30 +135,25 @@ func (rt *runtime) tailKeeps(status int, latencyMs float64) bool {
 // probe costs about a tenth of a serialize, so it pays when more than a
 // fifth of the requests are unsampled.
 type decisionStats struct {
-	mu        sync.Mutex
-	total     int
-	unsampled int
-	probe     bool
+	seen      atomic.Uint32 // decisions in the current window
+	unsampled atomic.Uint32
+	probe     atomic.Bool
 }
 
 const decisionWindow = 256
 
+// record counts one access-phase decision without a lock (it runs on every
+// request). The goroutine that completes a window judges it; decisions that
+// race with the reset are simply not counted, which an estimate tolerates.
 func (d *decisionStats) record(sampled bool) {
-	d.mu.Lock()
-	d.total++
 	if !sampled {
-		d.unsampled++
+		d.unsampled.Add(1)
 	}
-	if d.total >= decisionWindow {
-		d.probe = d.unsampled*5 > d.total
-		d.total, d.unsampled = 0, 0
+	if d.seen.Add(1) == decisionWindow {
+		u := d.unsampled.Swap(0)
+		d.seen.Store(0)
+		d.probe.Store(u*5 > decisionWindow)
 	}
-	d.mu.Unlock()
 }
 
-func (d *decisionStats) probeFirst() bool {
-	d.mu.Lock()
-	p := d.probe
-	d.mu.Unlock()
-	return p
-}
+func (d *decisionStats) probeFirst() bool { return d.probe.Load() }

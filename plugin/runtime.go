@@ -74,7 +74,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
 	}
 	// Until the access phase has seen traffic, expect what the rate says.
-	rt.decisions.probe = cfg.SamplingRate < 0.8
+	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)
 	return rt, nil
 }
 
