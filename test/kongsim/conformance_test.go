@@ -195,7 +195,7 @@ func TestPanickingPluginIsRespawned(t *testing.T) {
 	if sim.PID() == oldPID {
 		t.Error("pid did not change")
 	}
-	if !sim.OutputContains("probe: asked to panic") {
+	if !sim.WaitOutput("probe: asked to panic", 5*time.Second) {
 		t.Errorf("panic not in captured output: %q", sim.Output())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -243,7 +243,7 @@ services:
 	if e := rec.Event("access"); e == nil || e.Err == nil || !strings.Contains(e.Err.Error(), "starting instance") {
 		t.Errorf("access event: %+v", e)
 	}
-	if !gw.Sim().OutputContains("decoding config: reject is set") {
+	if !gw.Sim().WaitOutput("decoding config: reject is set", 5*time.Second) {
 		t.Errorf("plugin output lacks its refusal: %q", gw.Sim().Output())
 	}
 
@@ -571,12 +571,8 @@ func TestConfigChangeStartsNewInstanceAndClosesOld(t *testing.T) {
 	if len(rec.Calls("access")) != 3 {
 		t.Errorf("new config not in effect: access calls %q", rec.Calls("access"))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !gw.Sim().OutputContains("closed instance " + strconv.FormatInt(p.Seq, 10)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("old instance %d not closed: %q", p.Seq, gw.Sim().Output())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !gw.Sim().WaitOutput("closed instance "+strconv.FormatInt(p.Seq, 10), 5*time.Second) {
+		t.Fatalf("old instance %d not closed: %q", p.Seq, gw.Sim().Output())
 	}
 }
 

@@ -173,6 +173,20 @@ func (s *Sim) Output() []string { return s.proc.output() }
 // OutputContains reports whether any captured output line contains sub.
 func (s *Sim) OutputContains(sub string) bool { return s.proc.outputContains(sub) }
 
+// WaitOutput waits until a captured output line contains sub, or timeout
+// passes. Output is read asynchronously from the plugin's pipe, so a line
+// the plugin printed just before an event ended may not be captured yet.
+func (s *Sim) WaitOutput(sub string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !s.OutputContains(sub) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // PID is the current plugin server process id.
 func (s *Sim) PID() int { return s.proc.pid() }
 
