@@ -2,9 +2,9 @@
 // at StartInstance, its defaults, its validation and the Kong schema the
 // binary prints for `-dump`.
 //
-// Field names follow Kong's bundled opentelemetry plugin (3.9) so an existing
-// opentelemetry config works after renaming the plugin. Units follow Kong:
-// timeouts in milliseconds, queue delays in seconds.
+// Field names follow Kong's bundled opentelemetry plugin (3.4 to 3.16) so an
+// existing opentelemetry config works after renaming the plugin. Units follow
+// Kong: timeouts in milliseconds, queue delays in seconds.
 //
 // JSON tags are plain names: go-pdk derives a schema from them by reflection
 // and would take ",omitempty" literally.
@@ -16,8 +16,11 @@ import "time"
 type Config struct {
 	// Kong opentelemetry plugin fields.
 	TracesEndpoint               string            `json:"traces_endpoint"`
-	Endpoint                     string            `json:"endpoint"`      // deprecated alias of traces_endpoint
-	LogsEndpoint                 string            `json:"logs_endpoint"` // accepted for compatibility; logs are not exported
+	Endpoint                     string            `json:"endpoint"`             // deprecated alias of traces_endpoint
+	LogsEndpoint                 string            `json:"logs_endpoint"`        // Kong's runtime logs: never visible to an external plugin
+	AccessLogsEndpoint           string            `json:"access_logs_endpoint"` // Kong 3.13 spelling of access_logs.endpoint
+	AccessLogs                   AccessLogs        `json:"access_logs"`
+	Metrics                      Metrics           `json:"metrics"`
 	Headers                      map[string]string `json:"headers"`
 	ResourceAttributes           map[string]string `json:"resource_attributes"`
 	Queue                        Queue             `json:"queue"`
@@ -69,6 +72,30 @@ type Queue struct {
 	MaxRetryTime       float64 `json:"max_retry_time"`      // seconds
 	MaxRetryDelay      float64 `json:"max_retry_delay"`     // seconds
 	ConcurrencyLimit   int     `json:"concurrency_limit"`
+	// FailureThreshold consecutive failed batches open the pipeline's
+	// circuit breaker (0: never); BreakerCooldown seconds later one batch
+	// probes the backend.
+	FailureThreshold int     `json:"failure_threshold"`
+	BreakerCooldown  float64 `json:"breaker_cooldown"` // seconds
+}
+
+// Metrics mirrors Kong's metrics record (3.13+).
+type Metrics struct {
+	Endpoint                    string  `json:"endpoint"`
+	PushInterval                float64 `json:"push_interval"` // seconds
+	EnableRequestMetrics        bool    `json:"enable_request_metrics"`
+	EnableLatencyMetrics        bool    `json:"enable_latency_metrics"`
+	EnableBandwidthMetrics      bool    `json:"enable_bandwidth_metrics"`
+	EnableUpstreamHealthMetrics bool    `json:"enable_upstream_health_metrics"`
+	EnableConsumerAttribute     bool    `json:"enable_consumer_attribute"`
+	EnablePrincipalAttribute    bool    `json:"enable_principal_attribute"`
+	EnableAIMetrics             bool    `json:"enable_ai_metrics"`
+}
+
+// AccessLogs mirrors Kong's access_logs record (3.14+).
+type AccessLogs struct {
+	Endpoint              string            `json:"endpoint"`
+	CustomAttributesByLua map[string]string `json:"custom_attributes_by_lua"`
 }
 
 // Propagation mirrors Kong's propagation record. A nil Extract or Inject
@@ -178,6 +205,18 @@ func (q *Queue) InitialRetry() time.Duration { return seconds(q.InitialRetryDela
 
 // MaxRetry converts max_retry_delay (s).
 func (q *Queue) MaxRetry() time.Duration { return seconds(q.MaxRetryDelay) }
+
+// BreakerCooldownDuration converts breaker_cooldown (s).
+func (q *Queue) BreakerCooldownDuration() time.Duration { return seconds(q.BreakerCooldown) }
+
+// AccessLogsURL is the effective access log endpoint: access_logs.endpoint,
+// else the 3.13 spelling access_logs_endpoint.
+func (c *Config) AccessLogsURL() string {
+	if c.AccessLogs.Endpoint != "" {
+		return c.AccessLogs.Endpoint
+	}
+	return c.AccessLogsEndpoint
+}
 
 // RetryBudget converts max_retry_time (s).
 func (q *Queue) RetryBudget() time.Duration { return seconds(q.MaxRetryTime) }

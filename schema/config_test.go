@@ -60,11 +60,11 @@ func TestKongOpenTelemetryConfigCarriesOver(t *testing.T) {
 
 func TestDeprecatedFieldsMap(t *testing.T) {
 	resetEnvForTest(noEnv)
-	c, err := decode(t, `{"endpoint":"http:\/\/old:4318\/v1\/traces","batch_span_count":50,"batch_flush_delay":3}`)
+	c, err := decode(t, `{"endpoint":"http:\/\/old:4318\/v1\/traces","batch_span_count":50,"batch_flush_delay":4}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TracesURL() != "http://old:4318/v1/traces" || c.Queue.MaxBatchSize != 50 || c.Queue.MaxCoalescingDelay != 3 {
+	if c.TracesURL() != "http://old:4318/v1/traces" || c.Queue.MaxBatchSize != 50 || c.Queue.MaxCoalescingDelay != 4 {
 		t.Errorf("deprecated fields not mapped: %q %d %v", c.TracesURL(), c.Queue.MaxBatchSize, c.Queue.MaxCoalescingDelay)
 	}
 }
@@ -74,9 +74,27 @@ func TestBadConfigsNameTheField(t *testing.T) {
 	ep := `"traces_endpoint":"http://c:4318/v1/traces"`
 	for _, tc := range []struct{ js, field, reason string }{
 		{`{}`, "traces_endpoint", "required"},
-		{`{"traces_endpoint":"ftp://c/x"}`, "traces_endpoint", "scheme"},
-		{`{"traces_endpoint":"http://"}`, "traces_endpoint", "no host"},
+		{`{"traces_endpoint":"ftp://c/x"}`, "traces_endpoint", "URL"},
+		{`{"traces_endpoint":"http://"}`, "traces_endpoint", "URL"},
 		{`{"traces_endpoint":"::nope"}`, "traces_endpoint", "URL"},
+		{`{"traces_endpoint":"http://c:4318/v%zz"}`, "traces_endpoint", "URL"},
+		{`{"traces_endpoint":"collector:4318"}`, "traces_endpoint", "host:port"},
+		{`{"exporter":"zipkin","protocol":"grpc","traces_endpoint":"collector:9411"}`, "traces_endpoint", "host:port"},
+		{`{"exporter":"zipkin"}`, "traces_endpoint", "required"},
+		{`{"traces_endpoint":""}`, "traces_endpoint", "empty"},
+		{`{` + ep + `,"spool_dir":""}`, "spool_dir", "empty"},
+		{`{` + ep + `,"static_attributes":{"k":""}}`, "static_attributes", "empty"},
+		{`{` + ep + `,"static_attributes":{"":"v"}}`, "static_attributes", "empty"},
+		{`{` + ep + `,"redact_query_params":[""]}`, "redact_query_params", "empty"},
+		{`{` + ep + `,"logs_endpoint":"not a url"}`, "logs_endpoint", "URL"},
+		{`{` + ep + `,"metrics":{"endpoint":"collector:4318"}}`, "metrics.endpoint", "URL"},
+		{`{` + ep + `,"metrics":{"push_interval":0}}`, "metrics.push_interval", "greater"},
+		{`{` + ep + `,"access_logs":{"endpoint":"ftp://x"}}`, "access_logs.endpoint", "URL"},
+		{`{` + ep + `,"access_logs":{"endpoint":"http://a/v1/logs"},"access_logs_endpoint":"http://a/v1/logs"}`, "access_logs_endpoint", "not both"},
+		{`{` + ep + `,"queue":{"failure_threshold":-1}}`, "queue.failure_threshold", "between"},
+		{`{` + ep + `,"queue":{"breaker_cooldown":-1}}`, "queue.breaker_cooldown", "between"},
+		{`{` + ep + `,"resource_attributes":{"env":"$(ngx.var.host)"}}`, "resource_attributes", "ngx.var.host"},
+		{`{` + ep + `,"resource_attributes":{"env":"$(headers.cookie)"}}`, "resource_attributes", "credentials"},
 		{`{` + ep + `,"queue":{"max_batch_size":0}}`, "queue.max_batch_size", "between"},
 		{`{` + ep + `,"queue":{"max_batch_size":-5}}`, "queue.max_batch_size", "between"},
 		{`{` + ep + `,"queue":{"max_entries":0}}`, "queue.max_entries", "between"},
@@ -94,12 +112,12 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{`{` + ep + `,"propagation":{"extract":["w3c","b4"]}}`, "propagation.extract[1]", "one of"},
 		{`{` + ep + `,"propagation":{"inject":["preserve","nope"]}}`, "propagation.inject[1]", "one of"},
 		{`{` + ep + `,"propagation":{"default_format":"preserve"}}`, "propagation.default_format", "one of"},
-		{`{` + ep + `,"propagation":{"clear":["bad header"]}}`, "propagation.clear", "header name"},
+		{`{` + ep + `,"propagation":{"clear":["bad header"]}}`, "propagation.clear[0]", "header name"},
 		{`{` + ep + `,"headers":{"bad key":"v"}}`, "headers", "header name"},
 		{`{` + ep + `,"headers":{"x":"a\r\nb"}}`, "headers", "line break"},
-		{`{` + ep + `,"resource_attributes":{"service.name":""}}`, "resource_attributes", "non-empty"},
-		{`{` + ep + `,"capture_request_headers":["Authorization"]}`, "capture_request_headers", "credentials"},
-		{`{` + ep + `,"capture_response_headers":["set-cookie"]}`, "capture_response_headers", "credentials"},
+		{`{` + ep + `,"resource_attributes":{"service.name":""}}`, "resource_attributes", "empty"},
+		{`{` + ep + `,"capture_request_headers":["Authorization"]}`, "capture_request_headers[0]", "credentials"},
+		{`{` + ep + `,"capture_response_headers":["set-cookie"]}`, "capture_response_headers[0]", "credentials"},
 		{`{` + ep + `,"tls_client_cert_file":"/c.pem"}`, "tls_client_cert_file", "together"},
 		{`{` + ep + `,"http_response_header_for_traceid":"x y"}`, "http_response_header_for_traceid", "header name"},
 		{`{` + ep + `,"span_name":"path"}`, "span_name", "one of"},

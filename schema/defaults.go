@@ -22,7 +22,9 @@ func Defaults() Config {
 			MaxRetryTime:       60,
 			MaxRetryDelay:      60,
 			ConcurrencyLimit:   1,
+			BreakerCooldown:    60,
 		},
+		Metrics:     Metrics{PushInterval: 60},
 		Propagation: Propagation{DefaultFormat: FormatW3C},
 
 		Exporter:      ExporterOTLP,

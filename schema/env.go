@@ -9,12 +9,16 @@ import (
 	"sync"
 )
 
-// envDefaults holds the OTEL_EXPORTER_OTLP_* variables of the plugin server's
-// process. nginx clears its workers' environment, and Kong starts the plugin
-// server from a worker, so they must be declared with KONG_NGINX_MAIN_ENV to
-// reach us. They are defaults for every instance; a field set in the plugin
-// config wins.
+// envDefaults holds the OTEL_* variables of the plugin server's process.
+// nginx clears its workers' environment, and Kong starts the plugin server
+// from a worker, so they must be declared with KONG_NGINX_MAIN_ENV to reach
+// us. They are defaults for every instance; a field set in the plugin config
+// wins.
 type envDefaults struct {
+	// resource: OTEL_RESOURCE_ATTRIBUTES with OTEL_SERVICE_NAME over it, for
+	// every backend.
+	resource map[string]string
+
 	tracesURL   string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: used as is
 	baseURL     string // OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for HTTP
 	headers     map[string]string
@@ -103,7 +107,60 @@ func readEnv(lookup func(string) (string, bool)) (envDefaults, error) {
 	e.caFile, _ = get("CERTIFICATE")
 	e.certFile, _ = get("CLIENT_CERTIFICATE")
 	e.keyFile, _ = get("CLIENT_KEY")
-	return e, nil
+	var err error
+	e.resource, err = readResourceEnv(lookup)
+	return e, err
+}
+
+// readResourceEnv reads OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values
+// percent-decoded) and OTEL_SERVICE_NAME, which wins for service.name, as the
+// OpenTelemetry SDK specification orders them.
+func readResourceEnv(lookup func(string) (string, bool)) (map[string]string, error) {
+	var out map[string]string
+	if v, ok := lookup("OTEL_RESOURCE_ATTRIBUTES"); ok && strings.TrimSpace(v) != "" {
+		attrs, err := parseEnvHeaders(v)
+		if err != nil {
+			return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
+		}
+		for k, val := range attrs {
+			if val == "" {
+				return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q has an empty value", k)
+			}
+		}
+		out = attrs
+	}
+	if v, ok := lookup("OTEL_SERVICE_NAME"); ok && strings.TrimSpace(v) != "" {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out["service.name"] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// mergeResource puts the config's resource attributes over the
+// environment's; config nil and no environment stays nil.
+func mergeResource(env, config map[string]string) map[string]string {
+	if len(env) == 0 {
+		return config
+	}
+	out := make(map[string]string, len(env)+len(config))
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range config {
+		out[k] = v
+	}
+	return out
+}
+
+// EnvResourceAttributes returns the resource attributes of the plugin server's
+// environment (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME): what a templated
+// resource attribute falls back to when it renders empty. The map is shared:
+// do not modify it.
+func EnvResourceAttributes() map[string]string {
+	env, _ := processEnv()
+	return env.resource
 }
 
 // parseEnvHeaders reads the W3C-baggage-like "k=v,k2=v2" list; values are

@@ -14,23 +14,34 @@ type Field struct {
 	OneOf    []any
 	Between  *[2]float64
 	Gt       *float64
+	Ne       *float64 // Kong's ne: the one value refused
 	Elements *Field
 	Keys     *Field
 	Values   *Field
 	Fields   []Field
 	Required bool // records: Kong then fills nested defaults when the record is absent
 	// Match is a Lua pattern every string value must match (Kong's `match`);
-	// MatchNone lists patterns no value may match (Kong's `match_none`).
-	// Validate enforces the same rules in Go (validHeaderName,
-	// IsAlwaysRedacted); a test checks both agree through the emulator.
+	// MatchNone lists patterns no value may match (Kong's `match_none`);
+	// MatchAny lists patterns of which a value must match one (Kong's
+	// `match_any`). goCheck is the same rule in Go, applied by Validate;
+	// tests check both agree through the emulator, which applies Kong's Lua
+	// pattern rules.
 	Match     string
 	MatchNone []MatchRule
+	MatchAny  *MatchAnyRule
+	goCheck   func(string) string // "" or the problem
+	// Referenceable: Kong resolves a {vault://...} reference written in this
+	// field before the plugin sees the config (Kong's `referenceable`).
+	Referenceable bool
 	// EnvVar names the OTEL_* variable that supplies this field's default for
 	// the whole process. Such fields carry no default in the Kong schema, or
 	// Kong would always send it and the variable could never apply.
 	EnvVar     string
 	Deprecated string // what replaces it
-	Doc        string
+	// Since is the first Kong release whose opentelemetry plugin has this
+	// field ("3.4" stands for 3.4 and older); empty: a trace-exporter field.
+	Since string
+	Doc   string
 	// Default is filled from Defaults() by Fields(); never set it by hand.
 	Default any
 	// oneOfFunc supplies OneOf when the allowed values are only known at
@@ -55,6 +66,15 @@ type MatchRule struct {
 	Err     string `json:"err"`
 }
 
+// MatchAnyRule is Kong's match_any: a value must match one of the Lua
+// patterns, else Err is the message.
+type MatchAnyRule struct {
+	Patterns []string `json:"patterns"`
+	Err      string   `json:"err"`
+}
+
+func ne(v float64) *float64 { return &v }
+
 var stringType = &Field{Type: "string"}
 
 // luaHeaderName is an RFC 9110 token as a Lua pattern (Kong's own
@@ -62,11 +82,17 @@ var stringType = &Field{Type: "string"}
 const luaHeaderName = "^[%w!#$%%&'*+%-.^_`|~]+$"
 
 var (
-	headerName = &Field{Type: "string", Match: luaHeaderName}
+	headerName = &Field{Type: "string", Match: luaHeaderName, goCheck: headerNameProblem}
 	// capturableHeader refuses, whatever their case, the headers that are
 	// never exported, so Kong refuses them when the config is written
 	// instead of the plugin refusing the instance on every request.
-	capturableHeader = &Field{Type: "string", Match: luaHeaderName, MatchNone: credentialHeaderRules()}
+	capturableHeader = &Field{Type: "string", Match: luaHeaderName, MatchNone: credentialHeaderRules(), goCheck: capturableHeaderProblem}
+	// headerValue: a line break would split the header on the wire.
+	headerValue = &Field{Type: "string", Referenceable: true,
+		MatchNone: []MatchRule{{Pattern: "[\r\n]", Err: "header values must not contain line breaks"}}, goCheck: headerValueProblem}
+	// resourceValue: a static value, or templates of variables the plugin
+	// can read (resourcetemplate.go).
+	resourceValue = &Field{Type: "string", MatchNone: resourceTemplateRules(), goCheck: ResourceTemplateProblem}
 )
 
 func credentialHeaderRules() []MatchRule {
@@ -109,41 +135,77 @@ var injectFormats = oneOf(FormatW3C, FormatB3, FormatB3Single, FormatJaeger, For
 const maxInt32 = 2147483647
 
 var configFields = []Field{
-	{Name: "traces_endpoint", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-		Doc: "Backend URL. OTLP/HTTP: the full traces URL (http://collector:4318/v1/traces). OTLP/gRPC: http://host:port (plaintext), https://host:port (TLS) or host:port (TLS, or plaintext when OTEL_EXPORTER_OTLP_INSECURE=true); a path is ignored; a missing port is 80/443. zipkin: the /api/v2/spans URL. http_json: the webhook URL. Without it (exporter otlp only), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces for HTTP)."},
-	{Name: "endpoint", Type: "string", Deprecated: "traces_endpoint", Doc: "Deprecated alias of traces_endpoint (Kong < 3.8)."},
-	{Name: "logs_endpoint", Type: "string", Doc: "Accepted so Kong opentelemetry configs load unchanged; this plugin exports traces only and ignores it."},
-	{Name: "headers", Type: "map", Keys: headerName, Values: stringType, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
-		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged."},
-	{Name: "resource_attributes", Type: "map", Keys: stringType, Values: stringType,
-		Doc: "Resource attributes added to every span; service.name defaults to \"kong\"."},
-	{Name: "queue", Type: "record", Required: true, Doc: "Batching, memory bounds and retries (Kong's queue record).", Fields: []Field{
-		{Name: "max_batch_size", Type: "integer", Between: between(1, 1000000), Doc: "Spans per export request."},
-		{Name: "max_coalescing_delay", Type: "number", Between: between(0, 3600), Doc: "Seconds to wait for a batch to fill before sending it."},
-		{Name: "max_entries", Type: "integer", Between: between(1, 1000000), Doc: "Spans held in memory per pipeline; beyond it new spans are dropped and counted."},
-		{Name: "max_bytes", Type: "integer", Between: between(1, maxInt32), Doc: "Bytes of spans held in memory per pipeline (estimated encoded size); beyond it new spans are dropped and counted."},
-		{Name: "initial_retry_delay", Type: "number", Gt: gt(0), Doc: "Seconds before the first retry; doubled on each retry, with jitter."},
-		{Name: "max_retry_time", Type: "number", Gt: gt(0), Doc: "Seconds a batch may be retried before it is dropped and counted."},
-		{Name: "max_retry_delay", Type: "number", Gt: gt(0), Doc: "Upper bound in seconds of one retry delay."},
-		{Name: "concurrency_limit", Type: "integer", Between: between(-1, 64), Doc: "Batches exported at once per pipeline; -1 (Kong's \"no queueing\") means 8. 0 is refused."},
+	// Kong opentelemetry plugin fields, as Kong 3.4 to 3.16 name them.
+	{Name: "traces_endpoint", Type: "string", Since: "3.8", Referenceable: true, EnvVar: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		MatchAny: endpointRule, MatchNone: badEscapeRules, goCheck: endpointProblem,
+		Doc: "Backend URL. OTLP/HTTP: the full traces URL (http://collector:4318/v1/traces). OTLP/gRPC: http://host:port (plaintext), https://host:port (TLS) or host:port (TLS, or plaintext when OTEL_EXPORTER_OTLP_INSECURE=true); a path is ignored; a missing port is 80/443. zipkin: the /api/v2/spans URL. http_json: the webhook URL. Without it (exporter otlp only), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces for HTTP). A vault reference ({vault://env/NAME}) is resolved by Kong."},
+	{Name: "endpoint", Type: "string", Since: "3.4", Referenceable: true, Deprecated: "traces_endpoint",
+		MatchAny: endpointRule, MatchNone: badEscapeRules, goCheck: endpointProblem,
+		Doc: "Deprecated alias of traces_endpoint (required by Kong 3.4 to 3.7): used when traces_endpoint is not set, as Kong 3.8+ does."},
+	{Name: "logs_endpoint", Type: "string", Since: "3.8", Referenceable: true,
+		MatchAny: urlRule, MatchNone: badEscapeRules, goCheck: urlProblem,
+		Doc: "Kong exports its runtime logs (kong.log.* of every plugin, nginx error log lines) here. An external plugin never sees them: accepted so configurations load, nothing is exported, and each instance that sets it logs one warning. Collect Kong's error log with the OpenTelemetry Collector's filelog receiver instead."},
+	{Name: "access_logs_endpoint", Type: "string", Since: "3.13", Referenceable: true, Deprecated: "access_logs.endpoint",
+		MatchAny: urlRule, MatchNone: badEscapeRules, goCheck: urlProblem,
+		Doc: "Kong 3.13 spelling of access_logs.endpoint; set one of the two. Access logs are not exported yet: each instance that sets it logs one warning."},
+	{Name: "access_logs", Type: "record", Since: "3.14", Required: true, Doc: "OTLP access logs, one log record per request (Kong 3.14+).", Fields: []Field{
+		{Name: "endpoint", Type: "string", Since: "3.14", Referenceable: true, MatchAny: urlRule, MatchNone: badEscapeRules, goCheck: urlProblem,
+			Doc: "OTLP/HTTP logs URL. Access logs are not exported yet: each instance that sets it logs one warning saying so."},
+		{Name: "custom_attributes_by_lua", Type: "map", Since: "3.14", Keys: stringType, Values: stringType,
+			Doc: "Lua code Kong runs to edit access log fields. A Go plugin cannot run Lua: accepted so configurations load, never run (one warning per instance)."},
 	}},
-	{Name: "batch_span_count", Type: "integer", Deprecated: "queue.max_batch_size", Between: between(1, 1000000), Doc: "Deprecated: queue.max_batch_size."},
-	{Name: "batch_flush_delay", Type: "integer", Deprecated: "queue.max_coalescing_delay", Between: between(0, 3600), Doc: "Deprecated: queue.max_coalescing_delay."},
-	{Name: "connect_timeout", Type: "integer", Between: between(1, maxInt32), Doc: "Milliseconds to establish a connection to the backend."},
-	{Name: "send_timeout", Type: "integer", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to write one export request."},
-	{Name: "read_timeout", Type: "integer", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to wait for the backend's response."},
-	{Name: "http_response_header_for_traceid", Type: "string", Match: luaHeaderName, Doc: "If set, the response to the client carries the trace id (hex) in this header."},
-	{Name: "header_type", Type: "string", Deprecated: "propagation",
+	{Name: "metrics", Type: "record", Since: "3.13", Required: true, Doc: "OTLP metrics pushed every push_interval (Kong 3.13+).", Fields: []Field{
+		{Name: "endpoint", Type: "string", Since: "3.13", Referenceable: true, MatchAny: urlRule, MatchNone: badEscapeRules, goCheck: urlProblem,
+			Doc: "OTLP/HTTP metrics URL. Metrics are not exported yet: each instance that sets it logs one warning saying so (the plugin's own Prometheus metrics are described in the README)."},
+		{Name: "push_interval", Type: "number", Since: "3.13", Gt: gt(0), Doc: "Seconds between two metric exports."},
+		{Name: "enable_request_metrics", Type: "boolean", Since: "3.13", Doc: "http.server.request.count."},
+		{Name: "enable_latency_metrics", Type: "boolean", Since: "3.13", Doc: "kong.latency.total, kong.latency.internal, kong.latency.upstream."},
+		{Name: "enable_bandwidth_metrics", Type: "boolean", Since: "3.13", Doc: "http.server.request.size, http.server.response.size."},
+		{Name: "enable_upstream_health_metrics", Type: "boolean", Since: "3.13", Doc: "kong.upstream.target.status."},
+		{Name: "enable_consumer_attribute", Type: "boolean", Since: "3.13", Doc: "Consumer attribute on request and bandwidth metrics."},
+		{Name: "enable_principal_attribute", Type: "boolean", Since: "3.16", Doc: "Authenticated principal attributes on request and bandwidth metrics."},
+		{Name: "enable_ai_metrics", Type: "boolean", Since: "3.14", Doc: "gen_ai.*, mcp.* and kong.gen_ai.* metrics of Kong's AI plugins."},
+	}},
+	{Name: "headers", Type: "map", Since: "3.4", Keys: headerName, Values: headerValue, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
+		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged; a value may be a vault reference ({vault://env/OTEL_TOKEN}), resolved by Kong."},
+	{Name: "resource_attributes", Type: "map", Since: "3.4", Keys: stringType, Values: resourceValue,
+		Doc: "Resource attributes of every span, over OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (config over environment over defaults: service.name \"kong\", service.instance.id = Kong's node id, service.version = Kong's version). A value may hold templates (Kong 3.10+), rendered per request: $(headers.NAME) or $(headers[\"x-name\"]), $(query_params.NAME), $(uri_captures.NAME) or $(uri_captures[N]), $(shared.NAME), $(kong.route.id|name), $(kong.service.id|name), $(kong.consumer.id|username|custom_id), also written ${...}. Other variables and Lua expressions are refused."},
+	{Name: "queue", Type: "record", Since: "3.4", Required: true, Doc: "Batching, memory bounds and retries (Kong's queue record).", Fields: []Field{
+		{Name: "max_batch_size", Type: "integer", Since: "3.4", Between: between(1, 1000000), Doc: "Spans per export request."},
+		{Name: "max_coalescing_delay", Type: "number", Since: "3.4", Between: between(0, 3600), Doc: "Seconds to wait for a batch to fill before sending it."},
+		{Name: "max_entries", Type: "integer", Since: "3.4", Between: between(1, 1000000), Doc: "Spans held in memory per pipeline; beyond it new spans are dropped and counted."},
+		{Name: "max_bytes", Type: "integer", Since: "3.4", Between: between(1, maxInt32), Doc: "Bytes of spans held in memory per pipeline (estimated encoded size); beyond it new spans are dropped and counted."},
+		{Name: "initial_retry_delay", Type: "number", Since: "3.4", Gt: gt(0), Doc: "Seconds before the first retry; doubled on each retry, with jitter."},
+		{Name: "max_retry_time", Type: "number", Since: "3.4", Gt: gt(0), Doc: "Seconds a batch may be retried before it is dropped and counted."},
+		{Name: "max_retry_delay", Type: "number", Since: "3.4", Gt: gt(0), Doc: "Upper bound in seconds of one retry delay."},
+		{Name: "concurrency_limit", Type: "integer", Since: "3.8", Between: between(-1, 64), Ne: ne(0),
+			Doc: "Batches exported at once per pipeline. Kong's values -1 (\"unlimited\": here 8) and 1 keep their meaning; 2 to 64 are ours."},
+		{Name: "failure_threshold", Type: "integer", Since: "3.16", Between: between(0, 1000000),
+			Doc: "Consecutive failed batches after which the pipeline's circuit breaker opens: spans are shed (counted) instead of retried. 0: no circuit breaker."},
+		{Name: "breaker_cooldown", Type: "number", Since: "3.16", Between: between(0, 1000000),
+			Doc: "Seconds the circuit breaker stays open before one batch probes whether the backend recovered."},
+	}},
+	{Name: "batch_span_count", Type: "integer", Since: "3.4", Deprecated: "queue.max_batch_size", Between: between(1, 1000000),
+		Doc: "Deprecated: queue.max_batch_size. As in Kong, any value but 200 replaces queue.max_batch_size, even one written explicitly."},
+	{Name: "batch_flush_delay", Type: "integer", Since: "3.4", Deprecated: "queue.max_coalescing_delay", Between: between(0, 3600),
+		Doc: "Deprecated: queue.max_coalescing_delay. As in Kong, any value but 3 replaces queue.max_coalescing_delay, even one written explicitly."},
+	{Name: "connect_timeout", Type: "integer", Since: "3.4", Between: between(1, maxInt32), Doc: "Milliseconds to establish a connection to the backend."},
+	{Name: "send_timeout", Type: "integer", Since: "3.4", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to write one export request."},
+	{Name: "read_timeout", Type: "integer", Since: "3.4", Between: between(1, maxInt32), EnvVar: "OTEL_EXPORTER_OTLP_TIMEOUT", Doc: "Milliseconds to wait for the backend's response."},
+	{Name: "http_response_header_for_traceid", Type: "string", Since: "3.4", Match: luaHeaderName, goCheck: headerNameProblem,
+		Doc: "If set, the response to the client carries the trace id (hex) in this header."},
+	{Name: "header_type", Type: "string", Since: "3.4", Deprecated: "propagation",
 		OneOf: oneOf("preserve", FormatIgnore, FormatB3, FormatB3Single, FormatW3C, FormatJaeger, FormatOT, FormatAWS, FormatGCP, FormatDatadog, FormatInstana),
-		Doc:   "Deprecated: propagation. Used, as Kong does, only when propagation.extract and propagation.inject are unset."},
-	{Name: "sampling_rate", Type: "number", Between: between(0, 1), Doc: "Head sampling probability for requests without an incoming sampling decision (decided from the trace id)."},
-	{Name: "propagation", Type: "record", Required: true, Doc: "Trace context formats read from and written to requests (Kong's propagation record).", Fields: []Field{
-		{Name: "extract", Type: "array", Elements: &Field{Type: "string", OneOf: extractFormats}, Doc: "Formats read from the incoming request, in order; the first found wins. Empty: always start a new trace."},
-		{Name: "inject", Type: "array", Elements: &Field{Type: "string", OneOf: append([]any{FormatPreserve}, injectFormats...)}, Doc: "Formats written to the upstream request; preserve = the extracted one (else default_format). Empty: inject nothing."},
-		{Name: "clear", Type: "array", Elements: headerName, Doc: "Header names removed from the upstream request after extraction."},
-		{Name: "default_format", Type: "string", OneOf: injectFormats, Doc: "Format injected for preserve when nothing was extracted."},
+		Doc:   "Deprecated: propagation. Used, as Kong does, only when none of propagation.extract, inject and clear is set."},
+	{Name: "sampling_rate", Type: "number", Since: "3.6", Between: between(0, 1), Doc: "Head sampling probability for requests without an incoming sampling decision (decided from the trace id)."},
+	{Name: "propagation", Type: "record", Since: "3.7", Required: true, Doc: "Trace context formats read from and written to requests (Kong's propagation record).", Fields: []Field{
+		{Name: "extract", Type: "array", Since: "3.7", Elements: &Field{Type: "string", OneOf: extractFormats}, Doc: "Formats read from the incoming request, in order; the first found wins. Empty: always start a new trace."},
+		{Name: "inject", Type: "array", Since: "3.7", Elements: &Field{Type: "string", OneOf: append([]any{FormatPreserve}, injectFormats...)}, Doc: "Formats written to the upstream request; preserve = the extracted one (else default_format). Empty: inject nothing."},
+		{Name: "clear", Type: "array", Since: "3.7", Elements: headerName, Doc: "Header names removed from the upstream request after extraction."},
+		{Name: "default_format", Type: "string", Since: "3.7", OneOf: injectFormats, Doc: "Format injected for preserve when nothing was extracted."},
 	}},
 
+	// Backend selection and transport (ours).
 	{Name: "exporter", Type: "string", oneOfFunc: exporterOneOf,
 		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -152,17 +214,18 @@ var configFields = []Field{
 		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
 	{Name: "tls_verify", Type: "boolean", Doc: "Verify the backend's TLS certificate. Turning it off is logged as a warning."},
 	{Name: "tls_ca_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CERTIFICATE", Doc: "PEM file of CA certificates trusted for the backend (else the system roots)."},
-	{Name: "tls_client_cert_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", Doc: "PEM client certificate for mTLS (with tls_client_key_file)."},
-	{Name: "tls_client_key_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_KEY", Doc: "PEM client key for mTLS (with tls_client_cert_file)."},
+	{Name: "tls_client_cert_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", Doc: "PEM client certificate for mTLS; set together with tls_client_key_file."},
+	{Name: "tls_client_key_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_KEY", Doc: "PEM client key for mTLS; set together with tls_client_cert_file."},
 	{Name: "tls_server_name", Type: "string", Doc: "Server name checked in the backend's certificate, when it differs from the endpoint host."},
 	{Name: "file_path", Type: "string", Doc: "file exporter: the file written, one OTLP/JSON ExportTraceServiceRequest per line (NDJSON). Required with exporter=file; its directory must exist."},
 	{Name: "file_max_bytes", Type: "integer", Between: between(1024, maxInt32), Doc: "file exporter: a write that would take the file past this size first rotates it (file_path becomes file_path.1, .1 becomes .2 ...). A batch is never split across files."},
 	{Name: "file_max_files", Type: "integer", Between: between(1, 1000), Doc: "file exporter: rotated files kept besides file_path; the oldest beyond this are deleted."},
 	{Name: "stdout_format", Type: "string", OneOf: oneOf(StdoutText, StdoutOTLPJSON), Doc: "stdout exporter: text (one line per span) or otlp_json (one OTLP/JSON request per line)."},
-	{Name: "spool_dir", Type: "string", Doc: "Directory of the persistent spool. Empty: off (spans live in memory only)."},
+	{Name: "spool_dir", Type: "string", Doc: "Directory of the persistent spool. Leave it out to keep spans in memory only (Kong refuses an empty string)."},
 	{Name: "spool_max_bytes", Type: "integer", Between: between(1<<20, maxInt32), Doc: "Spool size cap; beyond it the oldest batches are dropped and counted."},
 	{Name: "static_attributes", Type: "map", Keys: stringType, Values: stringType, Doc: "Attributes added to every span of a request, root and tries (like the zipkin plugin's static_tags); they count towards max_attributes."},
 
+	// What spans contain (ours).
 	{Name: "span_name", Type: "string", OneOf: oneOf(SpanNameMethodRoute, SpanNameMethodPath, SpanNameMethod),
 		Doc: "Root span name: method_route (\"GET /users\", the route's path), method_path (the request path: high cardinality) or method."},
 	{Name: "tail_sampling", Type: "record", Required: true, Doc: "Keep requests by outcome even when head sampling said no. The upstream's own spans are then missing from the trace (it was told \"not sampled\").", Fields: []Field{
@@ -170,7 +233,7 @@ var configFields = []Field{
 		{Name: "latency_ms", Type: "integer", Between: between(0, maxInt32), Doc: "Keep every request slower than this many milliseconds. 0: off."},
 	}},
 	{Name: "redact_headers", Type: "array", Elements: headerName, Doc: "Header names never exported, besides authorization, proxy-authorization, cookie and set-cookie which never are."},
-	{Name: "redact_query_params", Type: "array", Elements: stringType, Doc: "Query parameters whose values are replaced by REDACTED in url.query and url.full (case-insensitive)."},
+	{Name: "redact_query_params", Type: "array", Elements: stringType, Doc: "Query parameters whose values are replaced by REDACTED in url.query and url.full (case-insensitive), and in resource_attributes templates."},
 	{Name: "capture_request_headers", Type: "array", Elements: capturableHeader, Doc: "Request headers recorded as http.request.header.<name> attributes (redacted ones never are)."},
 	{Name: "capture_response_headers", Type: "array", Elements: capturableHeader, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
 	{Name: "max_attributes", Type: "integer", Between: between(1, 1000), Doc: "Attributes per span; more are dropped and counted."},

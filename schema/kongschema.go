@@ -1,21 +1,51 @@
 package schema
 
 // KongSchema returns the plugin schema Kong registers from the -dump output:
-// {"name": name, "fields": [{"config": {record}}]}, the same top-level shape
-// go-pdk produces, with defaults and constraints that go-pdk's reflection
-// cannot express. Kong then fills defaults and refuses bad values when the
-// config is written (Admin API, decK, declarative load).
+// {"name": name, "fields": [{"protocols": ...}, {"config": {record}}]}, the
+// top-level shape go-pdk produces, with what go-pdk's reflection cannot
+// express: defaults, constraints, vault-referenceable fields, the rules
+// across fields (Kong's entity_checks) and the protocols the plugin serves.
+// Kong then fills defaults and refuses what cannot work when the config is
+// written (Admin API, decK, declarative load).
 func KongSchema(name string) map[string]any {
 	return map[string]any{
 		"name": name,
 		"fields": []any{
+			map[string]any{"protocols": kongProtocols()},
 			map[string]any{"config": map[string]any{
-				"type":     "record",
-				"required": true,
-				"fields":   kongFields(Fields()),
+				"type":          "record",
+				"required":      true,
+				"fields":        kongFields(Fields()),
+				"entity_checks": configChecks(),
 			}},
 		},
 	}
+}
+
+// Protocols are the route protocols the plugin runs on by default, Kong's
+// default for its opentelemetry plugin; AllowedProtocols are those a plugin
+// entity may list (Kong's typedefs.protocols_http): the HTTP subsystem,
+// where the serialize data spans are built from exists.
+var (
+	Protocols        = []string{"grpc", "grpcs", "http", "https"}
+	AllowedProtocols = []string{"grpc", "grpcs", "http", "https"}
+)
+
+func kongProtocols() map[string]any {
+	return map[string]any{
+		"type":     "set",
+		"required": true,
+		"default":  toAny(Protocols),
+		"elements": map[string]any{"type": "string", "one_of": toAny(AllowedProtocols)},
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func kongFields(fields []Field) []any {
@@ -27,8 +57,9 @@ func kongFields(fields []Field) []any {
 }
 
 // kongField keeps to attributes Kong's metaschema accepts in every 3.x
-// (type, required, default, one_of, between, gt, match, match_none,
-// elements, keys, values, fields); descriptions are left out: not every 3.x metaschema lists them.
+// (type, required, default, one_of, between, gt, ne, match, match_none,
+// match_any, referenceable, elements, keys, values, fields); descriptions
+// are left out: not every 3.x metaschema lists them.
 func kongField(f Field) map[string]any {
 	m := map[string]any{"type": f.Type}
 	if f.Required {
@@ -46,11 +77,20 @@ func kongField(f Field) map[string]any {
 	if f.Gt != nil {
 		m["gt"] = number(*f.Gt)
 	}
+	if f.Ne != nil {
+		m["ne"] = number(*f.Ne)
+	}
 	if f.Match != "" {
 		m["match"] = f.Match
 	}
 	if len(f.MatchNone) > 0 {
 		m["match_none"] = f.MatchNone
+	}
+	if f.MatchAny != nil {
+		m["match_any"] = f.MatchAny
+	}
+	if f.Referenceable {
+		m["referenceable"] = true
 	}
 	if f.Elements != nil {
 		m["elements"] = kongField(*f.Elements)

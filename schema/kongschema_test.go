@@ -54,7 +54,12 @@ func TestDumpedDefaultsDecodeToDefaults(t *testing.T) {
 			}
 		}
 	}
-	top := KongSchema("trace-exporter")["fields"].([]any)[0].(map[string]any)["config"].(map[string]any)
+	var top map[string]any
+	for _, f := range KongSchema("trace-exporter")["fields"].([]any) {
+		if c, ok := f.(map[string]any)["config"]; ok {
+			top = c.(map[string]any)
+		}
+	}
 	fill(top["fields"].([]any), cfg)
 	js, _ := json.Marshal(cfg)
 	var c Config

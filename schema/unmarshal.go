@@ -8,12 +8,13 @@ import (
 )
 
 // UnmarshalJSON decodes the config JSON Kong sends at StartInstance, applies
-// defaults (built-in, then OTEL_EXPORTER_OTLP_* variables) and validates.
-// An error here makes go-pdk refuse the instance, so the message names the
-// field. Keys Kong adds (__key__, __seq__, __plugin_id, __ws_id, route_id,
-// service_id, consumer_id, plugin_instance_name) and any other unknown key are
-// ignored: Kong's schema already refused unknown fields when the config was
-// written, and a future Kong may add internal keys.
+// defaults (built-in, then the plugin server's OTEL_* variables) and
+// validates. An error here makes go-pdk refuse the instance, so the message
+// names the field. Keys Kong adds (__key__, __seq__, __plugin_id, __ws_id,
+// route_id, service_id, consumer_id, plugin_instance_name, $refs) and any
+// other unknown key are ignored: Kong's schema already refused unknown
+// fields when the config was written, and a future Kong may add internal
+// keys.
 func (c *Config) UnmarshalJSON(data []byte) error {
 	env, err := processEnv()
 	if err != nil {
@@ -42,18 +43,27 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		}
 		env.applyInsecure(c)
 	}
+	// The resource belongs to every backend: OTEL_RESOURCE_ATTRIBUTES and
+	// OTEL_SERVICE_NAME under the config's resource_attributes.
+	c.ResourceAttributes = mergeResource(env.resource, c.ResourceAttributes)
+	errs := emptyStrings(data)
 	c.normalize()
-	return c.Validate()
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
-// normalize maps deprecated fields onto their replacements and puts names
-// into the form the plugin compares against.
+// normalize applies deprecated fields where Kong applies them and puts names
+// into the form the plugin compares against. Kong's queue takes
+// batch_span_count and batch_flush_delay whenever they are set and differ
+// from their old defaults (200 and 3), over whatever queue says, even a value
+// written explicitly (kong/tools/queue.lua, 3.3 to 3.16).
 func (c *Config) normalize() {
-	d := Defaults()
-	if c.BatchSpanCount > 0 && c.Queue.MaxBatchSize == d.Queue.MaxBatchSize {
+	if c.BatchSpanCount != 0 && c.BatchSpanCount != oldBatchSpanCount {
 		c.Queue.MaxBatchSize = c.BatchSpanCount
 	}
-	if c.BatchFlushDelay > 0 && c.Queue.MaxCoalescingDelay == d.Queue.MaxCoalescingDelay {
+	if c.BatchFlushDelay != 0 && c.BatchFlushDelay != oldBatchFlushDelay {
 		c.Queue.MaxCoalescingDelay = float64(c.BatchFlushDelay)
 	}
 	lower(c.Propagation.Clear)
@@ -63,10 +73,75 @@ func (c *Config) normalize() {
 	lower(c.CaptureResponseHeaders)
 }
 
+// The defaults the deprecated fields had; Kong ignores these values.
+const (
+	oldBatchSpanCount  = 200
+	oldBatchFlushDelay = 3
+)
+
 func lower(names []string) {
 	for i, n := range names {
 		names[i] = strings.ToLower(n)
 	}
+}
+
+// emptyStrings finds the empty strings of the config: Kong refuses them in
+// every string field (a string's len_min is 1 unless a schema says
+// otherwise), so one reaches the plugin only from a vault reference Kong
+// could not resolve, or from a Kong that did not check the config. An empty
+// string is never "off": leave the field out.
+func emptyStrings(data []byte) []error {
+	var root map[string]any
+	if json.Unmarshal(data, &root) != nil {
+		return nil // decodeError already reported it
+	}
+	var errs []error
+	var walk func(fields []Field, m map[string]any, prefix string)
+	walk = func(fields []Field, m map[string]any, prefix string) {
+		refs, _ := m["$refs"].(map[string]any)
+		for _, f := range fields {
+			v, ok := m[f.Name]
+			if !ok {
+				continue
+			}
+			path := prefix + f.Name
+			empty := func(what string, ref any) {
+				reason := what + " is empty: leave the field out instead (Kong refuses empty strings)"
+				if r, ok := ref.(string); ok && r != "" {
+					reason = fmt.Sprintf("%s is empty: the vault reference %s could not be resolved", what, r)
+				}
+				errs = append(errs, &FieldError{Field: path, Reason: reason})
+			}
+			switch x := v.(type) {
+			case string:
+				if x == "" && f.Type == "string" {
+					empty("the value", refs[f.Name])
+				}
+			case []any:
+				for i, e := range x {
+					if s, ok := e.(string); ok && s == "" {
+						empty(fmt.Sprintf("element %d", i+1), nil)
+					}
+				}
+			case map[string]any:
+				if f.Type == "record" {
+					walk(f.Fields, x, path+".")
+					continue
+				}
+				mapRefs, _ := refs[f.Name].(map[string]any)
+				for k, e := range x {
+					if k == "" {
+						empty("a key", nil)
+					}
+					if s, ok := e.(string); ok && s == "" {
+						empty(fmt.Sprintf("the value of %q", k), mapRefs[k])
+					}
+				}
+			}
+		}
+	}
+	walk(configFields, root, "")
+	return errs
 }
 
 func decodeError(err error) error {

@@ -3,8 +3,8 @@ package schema
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
+	"sort"
 	"strings"
 )
 
@@ -17,17 +17,44 @@ type FieldError struct {
 func (e *FieldError) Error() string { return fmt.Sprintf("config.%s: %s", e.Field, e.Reason) }
 
 // Validate checks every constraint of the field tree, then the rules that
-// span several fields. All problems are reported, each naming its field.
+// span several fields (configChecks, as Kong's entity checks say them). All
+// problems are reported, each naming its field.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	checkTree(configFields, reflect.ValueOf(c).Elem(), "", add)
+	checkCrossField(c, add)
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}
 
+// checkCrossField applies configChecks, plus the one rule Kong cannot check
+// when the config is written: an OTLP endpoint may come from the plugin
+// server's environment, which only the plugin sees.
+func checkCrossField(c *Config, add func(string, string, ...any)) {
+	urlRequired := c.Exporter == ExporterZipkin || c.Exporter == ExporterHTTPJSON ||
+		c.Protocol == ProtocolHTTPProtobuf || c.Protocol == ProtocolHTTPJSON
+	for _, f := range []struct {
+		name, value string
+	}{{"traces_endpoint", c.TracesEndpoint}, {"endpoint", c.Endpoint}} {
+		// A value that is no endpoint at all was reported by checkTree.
+		if urlRequired && validEndpoint(f.value) && !validURL(f.value) {
+			add(f.name, "%q is host:port, for OTLP/gRPC only: exporter %s with protocol %s needs an http:// or https:// URL", f.value, c.Exporter, c.Protocol)
+		}
+	}
 	switch c.Exporter {
-	case ExporterOTLP, ExporterZipkin, ExporterHTTPJSON:
-		checkEndpoint(c, add)
+	case ExporterZipkin, ExporterHTTPJSON:
+		if c.TracesURL() == "" {
+			add("traces_endpoint", "required for exporter %q", c.Exporter)
+		}
+	case ExporterOTLP:
+		if c.TracesURL() == "" {
+			add("traces_endpoint", "required for exporter %q (or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT in the plugin server's environment)", c.Exporter)
+		}
 	case ExporterFile:
 		if c.FilePath == "" {
 			add("file_path", "required when exporter is \"file\"")
@@ -36,75 +63,51 @@ func (c *Config) Validate() error {
 	if (c.TLSClientCertFile == "") != (c.TLSClientKeyFile == "") {
 		add("tls_client_cert_file", "tls_client_cert_file and tls_client_key_file must be set together")
 	}
-	if c.Queue.ConcurrencyLimit == 0 {
-		add("queue.concurrency_limit", "must be -1 or between 1 and 64, got 0")
-	}
-	for k, v := range c.Headers {
-		if !validHeaderName(k) {
-			add("headers", "%q is not a valid header name", k)
-		}
-		if strings.ContainsAny(v, "\r\n") {
-			add("headers", "value of %q contains a line break", k)
-		}
-	}
-	for k, v := range c.ResourceAttributes {
-		if k == "" || v == "" {
-			add("resource_attributes", "keys and values must be non-empty strings (%q)", k)
-		}
-	}
-	for k := range c.StaticAttributes {
-		if k == "" {
-			add("static_attributes", "keys must be non-empty")
-		}
-	}
-	if h := c.HTTPResponseHeaderForTraceID; h != "" && !validHeaderName(h) {
-		add("http_response_header_for_traceid", "%q is not a valid header name", h)
-	}
-	checkHeaderList("propagation.clear", c.Propagation.Clear, false, add)
-	checkHeaderList("redact_headers", c.RedactHeaders, false, add)
-	checkHeaderList("capture_request_headers", c.CaptureRequestHeaders, true, add)
-	checkHeaderList("capture_response_headers", c.CaptureResponseHeaders, true, add)
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.Join(errs...)
-}
-
-func checkEndpoint(c *Config, add func(string, string, ...any)) {
-	raw := c.TracesURL()
-	field := "traces_endpoint"
-	if c.TracesEndpoint == "" && c.Endpoint != "" {
-		field = "endpoint"
-	}
-	if raw == "" {
-		add(field, "required for exporter %q (or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)", c.Exporter)
-		return
-	}
-	if c.Exporter == ExporterOTLP && c.Protocol == ProtocolGRPC && !strings.Contains(raw, "://") {
-		// gRPC targets are often written host:port.
-		raw = "http://" + raw
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		add(field, "not a valid URL: %v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		add(field, "scheme must be http or https, got %q", u.Scheme)
-	case u.Host == "":
-		add(field, "URL %q has no host", raw)
+	if c.AccessLogsEndpoint != "" && c.AccessLogs.Endpoint != "" {
+		add("access_logs_endpoint", "set access_logs.endpoint or its 3.13 spelling access_logs_endpoint, not both")
 	}
 }
 
-func checkHeaderList(field string, names []string, noSecrets bool, add func(string, string, ...any)) {
-	for _, n := range names {
-		if !validHeaderName(n) {
-			add(field, "%q is not a valid header name", n)
-			continue
-		}
-		if noSecrets && IsAlwaysRedacted(n) {
-			add(field, "%q carries credentials and is never exported", n)
-		}
+// configChecks are the cross-field rules in Kong's entity_checks form, dumped
+// with the schema so Kong refuses what cannot work when the config is
+// written; checkCrossField is the same rules in Go. Kong skips a check when
+// one of its fields holds a vault reference; the plugin then checks the
+// resolved value.
+func configChecks() []any {
+	urlFor := func(ifField string, values []any, then string) any {
+		return map[string]any{"conditional": map[string]any{
+			"if_field": ifField, "if_match": map[string]any{"one_of": values},
+			"then_field": then, "then_match": map[string]any{"match_any": urlRule},
+		}}
 	}
+	httpProtocols := []any{string(ProtocolHTTPProtobuf), string(ProtocolHTTPJSON)}
+	urlExporters := []any{string(ExporterZipkin), string(ExporterHTTPJSON)}
+	return []any{
+		urlFor("exporter", urlExporters, "traces_endpoint"),
+		urlFor("exporter", urlExporters, "endpoint"),
+		urlFor("protocol", httpProtocols, "traces_endpoint"),
+		urlFor("protocol", httpProtocols, "endpoint"),
+		map[string]any{"conditional_at_least_one_of": map[string]any{
+			"if_field": "exporter", "if_match": map[string]any{"one_of": urlExporters},
+			"then_at_least_one_of": []any{"traces_endpoint", "endpoint"},
+		}},
+		map[string]any{"conditional": map[string]any{
+			"if_field": "exporter", "if_match": map[string]any{"eq": string(ExporterFile)},
+			"then_field": "file_path", "then_match": map[string]any{"required": true},
+		}},
+		map[string]any{"mutually_required": []any{"tls_client_cert_file", "tls_client_key_file"}},
+		map[string]any{"mutually_exclusive": []any{"access_logs_endpoint", "access_logs.endpoint"}},
+	}
+}
+
+// crossFieldRules describes configChecks for the configuration reference.
+var crossFieldRules = []string{
+	"`traces_endpoint` (or the deprecated `endpoint`) is required with `exporter: zipkin` or `http_json`; with `exporter: otlp` it may come from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` instead, which only the plugin server sees, so that case is checked when the instance starts.",
+	"`traces_endpoint` and `endpoint` must be full http(s) URLs with `exporter: zipkin` or `http_json` and with `protocol: http/protobuf` or `http/json`; a bare `host:port` is for OTLP/gRPC only.",
+	"`file_path` is required with `exporter: file`.",
+	"`tls_client_cert_file` and `tls_client_key_file` are set together (the environment's `OTEL_EXPORTER_OTLP_CLIENT_*` too, checked when the instance starts).",
+	"`access_logs_endpoint` (Kong 3.13) and `access_logs.endpoint` (3.14+) are two spellings of one field: set one.",
+	"Kong refuses an empty string in every string field: leave a field out to use its default.",
 }
 
 // IsAlwaysRedacted reports whether a header is one that is never exported.
@@ -117,7 +120,7 @@ func IsAlwaysRedacted(name string) bool {
 	return false
 }
 
-// validHeaderName: an RFC 9110 token.
+// validHeaderName: an RFC 9110 token, the Go side of luaHeaderName.
 func validHeaderName(s string) bool {
 	if s == "" {
 		return false
@@ -134,42 +137,92 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// checkTree applies the dumped constraints (one_of, between, gt) to the
-// decoded values, so StartInstance refuses what Kong's schema would.
+func headerNameProblem(s string) string {
+	if validHeaderName(s) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a valid header name", s)
+}
+
+func capturableHeaderProblem(s string) string {
+	if p := headerNameProblem(s); p != "" {
+		return p
+	}
+	if IsAlwaysRedacted(s) {
+		return fmt.Sprintf("%q carries credentials and is never exported", s)
+	}
+	return ""
+}
+
+func headerValueProblem(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return "header values must not contain line breaks"
+	}
+	return ""
+}
+
+// checkTree applies the dumped constraints (one_of, between, gt, ne and the
+// Lua pattern rules, through their Go twins) to the decoded values, so
+// StartInstance refuses what Kong's schema would.
 func checkTree(fields []Field, v reflect.Value, prefix string, add func(string, string, ...any)) {
 	for _, f := range fields {
 		fv, _ := fieldByJSONName(v, f.Name)
 		path := prefix + f.Name
-		if f.Type == "record" {
+		switch {
+		case f.Type == "record":
 			checkTree(f.Fields, fv, path+".", add)
-			continue
-		}
-		if f.Type == "array" && f.Elements != nil {
+		case f.Type == "array" && f.Elements != nil:
 			for i := 0; i < fv.Len(); i++ {
 				checkScalar(*f.Elements, fv.Index(i), fmt.Sprintf("%s[%d]", path, i), add)
 			}
-			continue
+		case f.Type == "map":
+			checkMap(f, fv, path, add)
+		case f.Deprecated != "" && fv.IsZero():
+			// unset deprecated field
+		default:
+			checkScalar(f, fv, path, add)
 		}
-		if f.Deprecated != "" && fv.IsZero() {
-			continue // unset deprecated field
+	}
+}
+
+func checkMap(f Field, m reflect.Value, path string, add func(string, string, ...any)) {
+	keys := m.MapKeys()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		if f.Keys != nil && f.Keys.goCheck != nil {
+			if p := f.Keys.goCheck(k.String()); p != "" {
+				add(path, "%s", p)
+			}
 		}
-		checkScalar(f, fv, path, add)
+		if f.Values != nil && f.Values.goCheck != nil {
+			if p := f.Values.goCheck(m.MapIndex(k).String()); p != "" {
+				add(path, "value of %q: %s", k.String(), p)
+			}
+		}
 	}
 }
 
 func checkScalar(f Field, v reflect.Value, path string, add func(string, string, ...any)) {
-	if oneOf := f.allowed(); len(oneOf) > 0 && v.Kind() == reflect.String {
-		// Every enum has a default, so an empty value was written by the user.
+	if v.Kind() == reflect.String {
 		s := v.String()
-		ok := false
-		for _, o := range oneOf {
-			if o == s {
-				ok = true
-				break
+		if oneOf := f.allowed(); len(oneOf) > 0 {
+			// Every enum has a default, so an empty value was written by the user.
+			ok := false
+			for _, o := range oneOf {
+				if o == s {
+					ok = true
+					break
+				}
 			}
+			if !ok {
+				add(path, "must be one of %s, got %q", enumList(oneOf), s)
+			}
+			return
 		}
-		if !ok {
-			add(path, "must be one of %s, got %q", enumList(oneOf), s)
+		if s != "" && f.goCheck != nil {
+			if p := f.goCheck(s); p != "" {
+				add(path, "%s", p)
+			}
 		}
 		return
 	}
@@ -187,6 +240,9 @@ func checkScalar(f Field, v reflect.Value, path string, add func(string, string,
 	}
 	if f.Gt != nil && !(n > *f.Gt) {
 		add(path, "must be greater than %v, got %v", *f.Gt, n)
+	}
+	if f.Ne != nil && n == *f.Ne {
+		add(path, "must not be %v", n)
 	}
 }
 
