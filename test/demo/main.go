@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&c.KongYML, "config", "", "declarative config (default: kong.yml at the repository root)")
 	flag.StringVar(&c.Plugin, "plugin", "", "plugin binary (default: bin/trace-exporter, built when missing)")
 	flag.StringVar(&c.Echo, "echo", "", "echo upstream binary (default: built from docker/echo)")
-	flag.StringVar(&c.KongVersion, "kong-version", "3.9", "emulated Kong version, 3.3 to 3.9")
+	flag.StringVar(&c.KongVersion, "kong-version", "3.9", "emulated Kong version, 3.3 to 3.16")
 	flag.IntVar(&c.ProxyPort, "proxy-port", 8000, "gateway port on 127.0.0.1")
 	flag.IntVar(&c.UpstreamPort, "upstream-port", 9000, "echo upstream port on 127.0.0.1")
 	flag.IntVar(&c.DeadPort, "dead-port", 9001, "port of kong.yml's dead balancer target (nothing may listen there)")

@@ -162,7 +162,7 @@ func Jaeger(tb testing.TB) *jaegertest.Jaeger {
 
 // GatewayOptions configure StartGateway.
 type GatewayOptions struct {
-	// KongVersion is the emulated release ("3.3" … "3.9"; default 3.9).
+	// KongVersion is the emulated release ("3.3" … "3.16"; default 3.9).
 	KongVersion string
 	// Config is the declarative configuration as Go values (maps and
 	// slices as in kong.yml); "_format_version" is added when missing.

@@ -361,7 +361,8 @@ func (p *declParser) plugin(item any, svc *Service, route *Route, consumer *Cons
 	if !boolOr(m, "enabled", true) {
 		return nil
 	}
-	e := PluginEntity{Name: str(m, "name"), ID: str(m, "id"), InstanceName: str(m, "instance_name")}
+	e := PluginEntity{Name: str(m, "name"), ID: str(m, "id"), InstanceName: str(m, "instance_name"),
+		Protocols: stringList(m["protocols"])}
 	if e.Name == "" {
 		return fmt.Errorf("plugins: name: required field missing")
 	}

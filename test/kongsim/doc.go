@@ -25,9 +25,20 @@
 // plugins from a `_format_version: "3.0"` declarative file; it proxies HTTP,
 // retries refused targets as balancer tries, runs the plugin's phases (the
 // log phase asynchronously after the response, from saved data), builds
-// kong.log.serialize for the chosen Kong version ("3.3" to "3.9"; the shape
-// changes at 3.5, 3.6, 3.7 and 3.8) and records every PDK call per request
-// and phase. The command ./cmd/kongsim serves it on a port.
+// kong.log.serialize for the chosen Kong version ("3.3" to "3.16"; the shape
+// changes at 3.5, 3.6, 3.7 and 3.8; 3.10 and later behave as 3.9) and records
+// every PDK call per request and phase. The command ./cmd/kongsim serves it
+// on a port.
+//
+// Schemas: Validate applies a dumped schema as Kong does when a config is
+// written: types, defaults, nulls, empty strings, one_of, between, gt, eq,
+// ne, Lua match, match_none and match_any patterns, the record's entity
+// checks (at_least_one_of, only_one_of, distinct, conditional,
+// conditional_at_least_one_of, mutually_required, mutually_exclusive,
+// mutually_exclusive_sets) and vault references in referenceable fields,
+// which Configure then resolves from the env vault into the config and its
+// "$refs" (vault.go). The plugin entity's protocols are checked against the
+// schema's protocols field and against its route's.
 //
 // # Example
 //
@@ -58,7 +69,9 @@
 //     without bound), so a broken plugin cannot hang a test.
 //   - Consumer-scoped plugin entities are ignored (with a warning); route,
 //     service and global scopes follow Kong's precedence.
-//   - HTTP only on the proxy side (services may be https); no certificate,
+//   - HTTP/1.1 only on the proxy side (services may be https): routes of
+//     protocol grpc/grpcs can be declared and plugins checked against them,
+//     but gRPC calls (HTTP/2 with trailers) are not proxied; no certificate,
 //     preread or stream phases; no TLS fields in serialize.
 //   - Kong's error bodies are compact JSON ({"message":...,"request_id":...}
 //     from 3.5 on); Kong pretty-prints them. Parse them as JSON.

@@ -140,6 +140,14 @@ func (g *Gateway) Load(decl *Declarative) error {
 		if err != nil {
 			return fmt.Errorf("declarative config is invalid: %w", err)
 		}
+		if err := checkProtocolsMatch(p, decl); err != nil {
+			return fmt.Errorf("declarative config is invalid: plugin %s: %w", p.Name, err)
+		}
+		if !servesHTTP(p.Protocols) {
+			// Kong's plugins iterator leaves it out of the http subsystem.
+			g.log.Warn("plugin entity lists no HTTP protocol; it never runs here", "plugin", p.Name, "protocols", p.Protocols)
+			continue
+		}
 		if prev := old[p.ID]; prev != nil && bytes.Equal(stripSeq(prev.configJSON), stripSeq(p.configJSON)) {
 			p = prev // unchanged: Kong keeps the cached config table and its __seq__
 		}
@@ -164,6 +172,38 @@ func (g *Gateway) Load(decl *Declarative) error {
 	return nil
 }
 
+// checkProtocolsMatch is Kong's rule for a plugin on a route: the two must
+// share a protocol (kong/db/dao/plugins.lua check_protocols_match).
+func checkProtocolsMatch(p *Plugin, decl *Declarative) error {
+	if p.RouteID == "" {
+		return nil
+	}
+	for _, r := range decl.Routes {
+		if r.ID != p.RouteID {
+			continue
+		}
+		for _, rp := range r.Protocols {
+			if containsString(p.Protocols, rp) {
+				return nil
+			}
+		}
+		return &SchemaError{Fields: map[string]string{"protocols": "must match the associated route's protocols"}}
+	}
+	return nil
+}
+
+// servesHTTP: one of the protocols belongs to nginx's http subsystem, the
+// only one the emulator runs (Kong's PROTOCOLS_WITH_SUBSYSTEM).
+func servesHTTP(protocols []string) bool {
+	for _, p := range protocols {
+		switch p {
+		case "http", "https", "grpc", "grpcs", "ws", "wss":
+			return true
+		}
+	}
+	return false
+}
+
 // stripSeq removes the "__seq__" member so configs can be compared.
 func stripSeq(b []byte) []byte {
 	i := bytes.Index(b, []byte(`"__seq__":`))
@@ -185,7 +225,7 @@ func (g *Gateway) UpdatePluginConfig(id string, config map[string]any) error {
 	for i, p := range g.plugins {
 		if p.ID == id {
 			np, err := g.sim.Configure(PluginEntity{ID: p.ID, Name: p.Name, Config: config,
-				RouteID: p.RouteID, ServiceID: p.ServiceID})
+				RouteID: p.RouteID, ServiceID: p.ServiceID, Protocols: p.Protocols})
 			if err != nil {
 				return err
 			}

@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
-// Schema is a plugin's dumped Kong schema, reduced to its config record.
+// Schema is a plugin's dumped Kong schema, reduced to its config record and
+// the protocols its entities may list.
 type Schema struct {
 	Name   string
 	Config *Field
+	// Protocols is the plugin's protocols field, or nil: the plugins
+	// entity's own (every protocol, default grpc, grpcs, http, https).
+	Protocols *Field
 }
 
 // Field is one field definition of a Kong schema. Only the attributes Kong
@@ -25,14 +29,26 @@ type Field struct {
 	OneOf      []any
 	Between    *[2]float64
 	Gt         *float64
+	Eq, Ne     any // Kong's eq and ne (nil: none)
 	LenMin     *int
 	LenMax     *int
 	Match      string      // Lua pattern every value must match (Kong's `match`)
 	MatchNone  []MatchRule // Lua patterns no value may match (Kong's `match_none`)
-	Elements   *Field
-	Keys       *Field
-	Values     *Field
-	Fields     []*Field
+	MatchAny   *MatchAny   // Lua patterns of which a value must match one (Kong's `match_any`)
+	// Referenceable: a {vault://...} reference is accepted as is when the
+	// config is written and resolved before the plugin sees it.
+	Referenceable bool
+	Elements      *Field
+	Keys          *Field
+	Values        *Field
+	Fields        []*Field
+	EntityChecks  []EntityCheck // records: Kong's entity_checks
+}
+
+// MatchAny is Kong's match_any: patterns, and the message when none matches.
+type MatchAny struct {
+	Patterns []string
+	Err      string
 }
 
 // MatchRule is one entry of Kong's match_none: a Lua pattern and the error
@@ -51,8 +67,14 @@ func ParseSchema(raw map[string]any) (*Schema, error) {
 		return nil, err
 	}
 	for _, f := range fields {
-		if f.Name == "config" {
+		switch f.Name {
+		case "config":
 			s.Config = f
+		case "protocols":
+			if f.Type != "set" && f.Type != "array" {
+				return nil, fmt.Errorf("protocols field has type %q, want set", f.Type)
+			}
+			s.Protocols = f
 		}
 	}
 	if s.Config == nil {
@@ -136,6 +158,28 @@ func parseField(name string, m map[string]any) (*Field, error) {
 		i := int(n)
 		f.LenMax = &i
 	}
+	if ma, ok := m["match_any"].(map[string]any); ok {
+		f.MatchAny = &MatchAny{}
+		for _, p := range listOf(ma["patterns"]) {
+			ps, _ := p.(string)
+			f.MatchAny.Patterns = append(f.MatchAny.Patterns, ps)
+		}
+		f.MatchAny.Err, _ = ma["err"].(string)
+		if len(f.MatchAny.Patterns) == 0 {
+			return nil, fmt.Errorf("field %s: match_any needs patterns", name)
+		}
+	}
+	f.Eq, f.Ne = m["eq"], m["ne"]
+	f.Referenceable, _ = m["referenceable"].(bool)
+	if checks, ok := m["entity_checks"]; ok {
+		if f.Type != "record" {
+			return nil, fmt.Errorf("field %s: entity_checks on a %s", name, f.Type)
+		}
+		var err error
+		if f.EntityChecks, err = parseEntityChecks(checks); err != nil {
+			return nil, fmt.Errorf("record %s: %w", name, err)
+		}
+	}
 	var err error
 	sub := func(key string) *Field {
 		dm, ok := m[key].(map[string]any)
@@ -204,6 +248,9 @@ func validateRecord(f *Field, v any, path string, errs map[string]string) any {
 	}
 	known := make(map[string]bool, len(f.Fields))
 	out := make(map[string]any, len(f.Fields))
+	// filled is the record as entity checks see it: defaults filled,
+	// values as written, valid or not.
+	filled := make(map[string]any, len(f.Fields))
 	for _, sf := range f.Fields {
 		known[sf.Name] = true
 		fp := path + "." + sf.Name
@@ -221,8 +268,12 @@ func validateRecord(f *Field, v any, path string, errs map[string]string) any {
 				continue // Kong stores null and strips it on read
 			}
 		}
+		filled[sf.Name] = normalizeValue(val)
 		if nv := validateField(sf, val, fp, errs); nv != nil {
 			out[sf.Name] = nv
+			if sf.Type == "record" {
+				filled[sf.Name] = nv
+			}
 		}
 	}
 	for k := range m {
@@ -230,6 +281,7 @@ func validateRecord(f *Field, v any, path string, errs map[string]string) any {
 			errs[path+"."+k] = "unknown field"
 		}
 	}
+	runEntityChecks(f, filled, path, errs)
 	return out
 }
 
@@ -243,6 +295,9 @@ func validateField(f *Field, v any, path string, errs map[string]string) any {
 		if !ok {
 			errs[path] = "expected a string"
 			return nil
+		}
+		if f.Referenceable && IsVaultReference(s) {
+			return s // validated once resolved, by the plugin
 		}
 		minLen := 1 // Kong refuses empty strings unless len_min says otherwise
 		if f.LenMin != nil {
@@ -329,6 +384,14 @@ func validateField(f *Field, v any, path string, errs map[string]string) any {
 	default:
 		// Types Kong knows but go-pdk plugins do not dump (json, foreign, ...).
 		return normalizeValue(v)
+	}
+	if f.Eq != nil && normalizeValue(f.Eq) != out {
+		errs[path] = "value must be " + luaToString(normalizeValue(f.Eq))
+		return nil
+	}
+	if f.Ne != nil && normalizeValue(f.Ne) == out {
+		errs[path] = "value must not be " + luaToString(normalizeValue(f.Ne))
+		return nil
 	}
 	if len(f.OneOf) > 0 && !oneOf(out, f.OneOf) {
 		opts := make([]string, len(f.OneOf))
@@ -447,5 +510,63 @@ func matchErrors(f *Field, s string) string {
 			return "invalid value: " + s
 		}
 	}
+	if f.MatchAny != nil {
+		for _, p := range f.MatchAny.Patterns {
+			hit, err := LuaFind(s, p)
+			if err != nil {
+				return "schema pattern: " + err.Error()
+			}
+			if hit {
+				return ""
+			}
+		}
+		if f.MatchAny.Err != "" {
+			return f.MatchAny.Err
+		}
+		return "invalid value: " + s
+	}
 	return ""
+}
+
+// kongProtocols are the protocols a plugin entity may list when its schema
+// says nothing (Kong's plugins entity, typedefs.protocols), and its default.
+var (
+	kongProtocols        = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+	kongDefaultProtocols = []string{"grpc", "grpcs", "http", "https"}
+)
+
+// ValidateProtocols checks a plugin entity's protocols against the schema's
+// protocols field (else Kong's plugins entity's) and returns them as Kong
+// stores them: the default when none were given, duplicates removed.
+func (s *Schema) ValidateProtocols(protocols []string) ([]string, error) {
+	allowed, def := kongProtocols, kongDefaultProtocols
+	if f := s.Protocols; f != nil {
+		def = stringList(f.Default)
+		if f.Elements != nil && len(f.Elements.OneOf) > 0 {
+			allowed = stringList(f.Elements.OneOf)
+		}
+	}
+	if len(protocols) == 0 {
+		return append([]string(nil), def...), nil
+	}
+	var out []string
+	for i, p := range protocols {
+		if !containsString(allowed, p) {
+			return nil, &SchemaError{Fields: map[string]string{
+				fmt.Sprintf("protocols[%d]", i+1): "expected one of: " + strings.Join(allowed, ", ")}}
+		}
+		if !containsString(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }

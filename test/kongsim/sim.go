@@ -23,7 +23,7 @@ type Options struct {
 	// <Prefix>/<name>.socket. Empty: a fresh temporary directory, removed by
 	// Close. Keep it short: unix socket paths are limited to 107 bytes.
 	Prefix string
-	// KongVersion selects the emulated release, "3.3" to "3.9" (default 3.9).
+	// KongVersion selects the emulated release, "3.3" to "3.16" (default 3.9; 3.10+ behave as 3.9).
 	KongVersion string
 	// Output, if set, receives a copy of every plugin output line.
 	Output io.Writer
@@ -36,6 +36,9 @@ type Options struct {
 	// connection closed. Kong has no bound; the emulator stops after this
 	// many attempts (default 5) so a broken plugin cannot loop a test.
 	MaxEventAttempts int
+	// LookupEnv is the environment Kong's env vault reads {vault://env/NAME}
+	// references from. Default: the emulator's own (os.LookupEnv).
+	LookupEnv func(string) (string, bool)
 }
 
 // Sim runs one go-pdk plugin server as Kong 3.x does and drives its
@@ -52,6 +55,7 @@ type Sim struct {
 	nodeID      string
 	workspace   string
 	maxAttempts int
+	lookupEnv   func(string) (string, bool)
 
 	seq atomic.Int64 // __seq__, global and increasing from 1 (Kong 3.6+)
 
@@ -75,7 +79,10 @@ func New(ctx context.Context, opts Options) (*Sim, error) {
 		return nil, err
 	}
 	s := &Sim{version: version, log: opts.Logger, maxAttempts: opts.MaxEventAttempts,
-		instances: map[string]*instanceSlot{}, prefix: opts.Prefix}
+		instances: map[string]*instanceSlot{}, prefix: opts.Prefix, lookupEnv: opts.LookupEnv}
+	if s.lookupEnv == nil {
+		s.lookupEnv = os.LookupEnv
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -230,6 +237,8 @@ type PluginEntity struct {
 	ServiceID    string
 	ConsumerID   string
 	InstanceName string
+	// Protocols the entity runs on; empty: the schema's default.
+	Protocols []string
 	// Unchecked skips the schema check, to hand a plugin a config Kong would
 	// have refused (for testing the plugin's own StartInstance validation).
 	Unchecked bool
@@ -242,6 +251,7 @@ type PluginEntity struct {
 type Plugin struct {
 	ID, Name                       string
 	RouteID, ServiceID, ConsumerID string
+	Protocols                      []string
 	Config                         map[string]any
 	Seq                            int64
 	configJSON                     []byte
@@ -253,61 +263,16 @@ func (p *Plugin) ConfigJSON() []byte { return p.configJSON }
 // Global reports whether the entity has no route, service or consumer.
 func (p *Plugin) Global() bool { return p.RouteID == "" && p.ServiceID == "" && p.ConsumerID == "" }
 
-// Configure validates an entity's config against the dumped schema (unless
-// Unchecked) and prepares its StartInstance payload: the config with Kong's
-// extra keys, cjson-encoded.
+// Configure validates an entity's config and protocols against the dumped
+// schema (unless Unchecked), resolves its vault references, and prepares its
+// StartInstance payload: the config with Kong's extra keys, cjson-encoded.
 func (s *Sim) Configure(e PluginEntity) (*Plugin, error) {
-	if e.Name == "" {
-		e.Name = s.info.Name
-	}
-	if e.Name != s.info.Name {
-		return nil, fmt.Errorf("plugin %q is not the loaded plugin %q", e.Name, s.info.Name)
-	}
-	cfg := e.Config
-	if e.Unchecked {
-		if n, ok := normalizeValue(cfg).(map[string]any); ok {
-			cfg = n
-		} else {
-			cfg = map[string]any{}
-		}
-	} else {
-		var err error
-		if cfg, err = s.info.Schema.Validate(e.Config); err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", e.Name, err)
-		}
-	}
-	if e.ID == "" {
-		e.ID = entityID("plugin", e.Name+":"+e.RouteID+":"+e.ServiceID+":"+e.ConsumerID)
-	}
-	p := &Plugin{ID: e.ID, Name: e.Name, RouteID: e.RouteID, ServiceID: e.ServiceID,
-		ConsumerID: e.ConsumerID, Config: cfg, Seq: s.seq.Add(1)}
-	conf := make(map[string]any, len(cfg)+8)
-	for k, v := range cfg {
-		conf[k] = v
-	}
-	if e.RouteID != "" {
-		conf["route_id"] = e.RouteID
-	}
-	if e.ServiceID != "" {
-		conf["service_id"] = e.ServiceID
-	}
-	if e.ConsumerID != "" {
-		conf["consumer_id"] = e.ConsumerID
-	}
-	if e.InstanceName != "" {
-		conf["plugin_instance_name"] = e.InstanceName
-	}
-	conf["__plugin_id"] = e.ID
-	if s.version.AtLeast(9) {
-		conf["__ws_id"] = s.workspace
-	}
-	conf["__key__"] = fmt.Sprintf("plugins:%s:%s:%s:%s::%s", e.Name, e.RouteID, e.ServiceID, e.ConsumerID, s.workspace)
-	conf["__seq__"] = float64(p.Seq)
-	var err error
-	if p.configJSON, err = EncodeLuaJSON(conf, s.version.jsonPrecision()); err != nil {
-		return nil, fmt.Errorf("plugin %s: encoding config: %w", e.Name, err)
-	}
-	return p, nil
+	return s.configurer().Configure(e)
+}
+
+func (s *Sim) configurer() *Configurer {
+	return &Configurer{Name: s.info.Name, Schema: s.info.Schema, Version: s.version, Workspace: s.workspace,
+		LookupEnv: s.lookupEnv, Logger: s.log, seq: &s.seq}
 }
 
 // instanceSlot is Kong's running_instances entry for one plugin entity.

@@ -15,6 +15,12 @@ type Version struct{ Minor int }
 // DefaultVersion is the newest release the reference describes.
 var DefaultVersion = Version{Minor: 9}
 
+// NewestVersion is the newest release the emulator accepts. The reference
+// describes the open-source code up to 3.9; for 3.10 to 3.16 (whose plugin
+// server and serialize code are not public) it behaves as 3.9 does, apart
+// from the version Kong announces in its Via and Server headers.
+var NewestVersion = Version{Minor: 16}
+
 // ParseVersion accepts "3.9", "3.9.1" and the like; "" gives DefaultVersion.
 // Kong 3.0–3.2 are refused: their plugin-server code differs in ways the
 // emulator does not model (no saved req_start_time, other serialize shape).
@@ -27,8 +33,8 @@ func ParseVersion(s string) (Version, error) {
 		return Version{}, fmt.Errorf("kong version %q: want 3.x", s)
 	}
 	minor, err := strconv.Atoi(parts[1])
-	if err != nil || minor < 3 || minor > 9 {
-		return Version{}, fmt.Errorf("kong version %q: supported are 3.3 to 3.9", s)
+	if err != nil || minor < 3 || minor > NewestVersion.Minor {
+		return Version{}, fmt.Errorf("kong version %q: supported are 3.3 to %s", s, NewestVersion)
 	}
 	return Version{Minor: minor}, nil
 }

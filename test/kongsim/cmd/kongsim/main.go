@@ -21,7 +21,7 @@ func main() {
 	config := flag.String("config", "kong.yml", "declarative config file (_format_version 3.0)")
 	plugin := flag.String("plugin", "", "go-pdk plugin executable (its base name is the plugin name)")
 	listen := flag.String("listen", "127.0.0.1:8000", "proxy listen address")
-	version := flag.String("kong-version", "3.9", "emulated Kong version, 3.3 to 3.9")
+	version := flag.String("kong-version", "3.9", "emulated Kong version, 3.3 to 3.16")
 	prefix := flag.String("prefix", "", "Kong prefix for the plugin socket (default: a temporary directory)")
 	quiet := flag.Bool("quiet", false, "do not print the plugin's output")
 	verbose := flag.Bool("v", false, "debug logging")
