@@ -24,8 +24,8 @@ type Config struct {
 	Headers                      map[string]string `json:"headers"`
 	ResourceAttributes           map[string]string `json:"resource_attributes"`
 	Queue                        Queue             `json:"queue"`
-	BatchSpanCount               int               `json:"batch_span_count"`  // deprecated: queue.max_batch_size
-	BatchFlushDelay              int               `json:"batch_flush_delay"` // deprecated: queue.max_coalescing_delay
+	BatchSpanCount               *int              `json:"batch_span_count"`  // deprecated: queue.max_batch_size; nil: not set
+	BatchFlushDelay              *int              `json:"batch_flush_delay"` // deprecated: queue.max_coalescing_delay; nil: not set
 	ConnectTimeout               int               `json:"connect_timeout"`
 	SendTimeout                  int               `json:"send_timeout"`
 	ReadTimeout                  int               `json:"read_timeout"`

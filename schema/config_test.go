@@ -118,7 +118,7 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{`{` + ep + `,"resource_attributes":{"service.name":""}}`, "resource_attributes", "empty"},
 		{`{` + ep + `,"capture_request_headers":["Authorization"]}`, "capture_request_headers[0]", "credentials"},
 		{`{` + ep + `,"capture_response_headers":["set-cookie"]}`, "capture_response_headers[0]", "credentials"},
-		{`{` + ep + `,"tls_client_cert_file":"/c.pem"}`, "tls_client_cert_file", "together"},
+		{`{` + ep + `,"tls_client_cert_file":"/c.pem"}`, "tls_client_key_file", "required with tls_client_cert_file"},
 		{`{` + ep + `,"http_response_header_for_traceid":"x y"}`, "http_response_header_for_traceid", "header name"},
 		{`{` + ep + `,"span_name":"path"}`, "span_name", "one of"},
 		{`{` + ep + `,"tail_sampling":{"status_code_min":600}}`, "tail_sampling.status_code_min", "between"},

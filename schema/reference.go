@@ -30,8 +30,27 @@ func Reference() string {
 	for _, r := range crossFieldRules {
 		b.WriteString("- " + r + "\n")
 	}
+	b.WriteString("\nThe plugin checks these when the instance starts, since they depend on its environment or on\n")
+	b.WriteString("resolved vault references:\n\n")
+	for _, r := range pluginOnlyRules {
+		b.WriteString("- " + r + "\n")
+	}
 	b.WriteString("\nThe plugin runs on routes of the protocols `" + strings.Join(Protocols, "`, `") + "` (the plugin\n")
 	b.WriteString("entity's `protocols`, Kong's default for `opentelemetry`).\n")
+	b.WriteString("\n## Differences from Kong\n\n")
+	b.WriteString("A Kong configuration loads with the same meaning, except where a value means something this plugin\n")
+	b.WriteString("cannot do, or where its default would lose spans:\n\n")
+	paths := make([]string, 0, len(deliberateDifferences))
+	for p := range deliberateDifferences {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		b.WriteString("- `" + p + "`: " + deliberateDifferences[p] + ".\n")
+	}
+	b.WriteString("- `queue.concurrency_limit`: Kong's -1 (\"unlimited\") exports up to 8 batches at once; 2 to 64 are ours.\n")
+	b.WriteString("- `resource_attributes` templates: the variables listed below, not any Lua expression.\n")
+	b.WriteString("- `metrics`, `access_logs`, `access_logs_endpoint`, `logs_endpoint`: accepted, not exported (below).\n")
 	b.WriteString(deprecatedSection)
 	b.WriteString(resourceSection)
 	b.WriteString(notExportedSection)
@@ -42,6 +61,16 @@ func Reference() string {
 	b.WriteString("Kong's nginx clears its workers' environment, so declare such variables to nginx (see the README,\n")
 	b.WriteString("\"Environment\").\n")
 	return b.String()
+}
+
+// deliberateDifferences are where a field's type, default or range differs
+// from Kong's on purpose (schema/versions_test.go checks each still differs).
+var deliberateDifferences = map[string]string{
+	"sampling_rate":   "default 1; Kong falls back to kong.conf's `tracing_sampling_rate`, which an external plugin cannot read",
+	"queue.max_bytes": "default 32 MiB, so memory stays bounded; Kong's queue has no byte bound by default",
+	"connect_timeout": "0 is refused: a backend that never answers would hold a batch forever",
+	"send_timeout":    "0 is refused, as connect_timeout",
+	"read_timeout":    "0 is refused, as connect_timeout",
 }
 
 const deprecatedSection = `

@@ -60,11 +60,11 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 // from their old defaults (200 and 3), over whatever queue says, even a value
 // written explicitly (kong/tools/queue.lua, 3.3 to 3.16).
 func (c *Config) normalize() {
-	if c.BatchSpanCount != 0 && c.BatchSpanCount != oldBatchSpanCount {
-		c.Queue.MaxBatchSize = c.BatchSpanCount
+	if n := c.BatchSpanCount; n != nil && *n != oldBatchSpanCount {
+		c.Queue.MaxBatchSize = *n
 	}
-	if c.BatchFlushDelay != 0 && c.BatchFlushDelay != oldBatchFlushDelay {
-		c.Queue.MaxCoalescingDelay = float64(c.BatchFlushDelay)
+	if n := c.BatchFlushDelay; n != nil && *n != oldBatchFlushDelay {
+		c.Queue.MaxCoalescingDelay = float64(*n)
 	}
 	lower(c.Propagation.Clear)
 	lower(c.RedactHeaders)

@@ -32,9 +32,11 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkCrossField applies configChecks, plus the one rule Kong cannot check
-// when the config is written: an OTLP endpoint may come from the plugin
-// server's environment, which only the plugin sees.
+// checkCrossField applies configChecks, plus the rules Kong cannot check
+// when a config is written because they depend on the plugin server's
+// environment: an OTLP endpoint may come from OTEL_EXPORTER_OTLP_*, and the
+// protocol (which decides whether a bare host:port is an endpoint) from
+// OTEL_EXPORTER_OTLP_PROTOCOL.
 func checkCrossField(c *Config, add func(string, string, ...any)) {
 	urlRequired := c.Exporter == ExporterZipkin || c.Exporter == ExporterHTTPJSON ||
 		c.Protocol == ProtocolHTTPProtobuf || c.Protocol == ProtocolHTTPJSON
@@ -60,8 +62,11 @@ func checkCrossField(c *Config, add func(string, string, ...any)) {
 			add("file_path", "required when exporter is \"file\"")
 		}
 	}
-	if (c.TLSClientCertFile == "") != (c.TLSClientKeyFile == "") {
-		add("tls_client_cert_file", "tls_client_cert_file and tls_client_key_file must be set together")
+	switch {
+	case c.TLSClientCertFile != "" && c.TLSClientKeyFile == "":
+		add("tls_client_key_file", "required with tls_client_cert_file (set both or neither)")
+	case c.TLSClientCertFile == "" && c.TLSClientKeyFile != "":
+		add("tls_client_cert_file", "required with tls_client_key_file (set both or neither)")
 	}
 	if c.AccessLogsEndpoint != "" && c.AccessLogs.Endpoint != "" {
 		add("access_logs_endpoint", "set access_logs.endpoint or its 3.13 spelling access_logs_endpoint, not both")
@@ -72,21 +77,19 @@ func checkCrossField(c *Config, add func(string, string, ...any)) {
 // with the schema so Kong refuses what cannot work when the config is
 // written; checkCrossField is the same rules in Go. Kong skips a check when
 // one of its fields holds a vault reference; the plugin then checks the
-// resolved value.
+// resolved value. A conditional's if_field must always be present (Kong
+// refuses the config otherwise), so only fields with a default serve.
 func configChecks() []any {
-	urlFor := func(ifField string, values []any, then string) any {
+	urlExporters := []any{string(ExporterZipkin), string(ExporterHTTPJSON)}
+	urlFor := func(then string) any {
 		return map[string]any{"conditional": map[string]any{
-			"if_field": ifField, "if_match": map[string]any{"one_of": values},
+			"if_field": "exporter", "if_match": map[string]any{"one_of": urlExporters},
 			"then_field": then, "then_match": map[string]any{"match_any": urlRule},
 		}}
 	}
-	httpProtocols := []any{string(ProtocolHTTPProtobuf), string(ProtocolHTTPJSON)}
-	urlExporters := []any{string(ExporterZipkin), string(ExporterHTTPJSON)}
 	return []any{
-		urlFor("exporter", urlExporters, "traces_endpoint"),
-		urlFor("exporter", urlExporters, "endpoint"),
-		urlFor("protocol", httpProtocols, "traces_endpoint"),
-		urlFor("protocol", httpProtocols, "endpoint"),
+		urlFor("traces_endpoint"),
+		urlFor("endpoint"),
 		map[string]any{"conditional_at_least_one_of": map[string]any{
 			"if_field": "exporter", "if_match": map[string]any{"one_of": urlExporters},
 			"then_at_least_one_of": []any{"traces_endpoint", "endpoint"},
@@ -102,12 +105,21 @@ func configChecks() []any {
 
 // crossFieldRules describes configChecks for the configuration reference.
 var crossFieldRules = []string{
-	"`traces_endpoint` (or the deprecated `endpoint`) is required with `exporter: zipkin` or `http_json`; with `exporter: otlp` it may come from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` instead, which only the plugin server sees, so that case is checked when the instance starts.",
-	"`traces_endpoint` and `endpoint` must be full http(s) URLs with `exporter: zipkin` or `http_json` and with `protocol: http/protobuf` or `http/json`; a bare `host:port` is for OTLP/gRPC only.",
+	"`traces_endpoint` (or the deprecated `endpoint`) is required with `exporter: zipkin` or `http_json`, and must then be a full http(s) URL.",
 	"`file_path` is required with `exporter: file`.",
-	"`tls_client_cert_file` and `tls_client_key_file` are set together (the environment's `OTEL_EXPORTER_OTLP_CLIENT_*` too, checked when the instance starts).",
+	"`tls_client_cert_file` and `tls_client_key_file` are set together.",
 	"`access_logs_endpoint` (Kong 3.13) and `access_logs.endpoint` (3.14+) are two spellings of one field: set one.",
 	"Kong refuses an empty string in every string field: leave a field out to use its default.",
+}
+
+// pluginOnlyRules are the rules that depend on the plugin server's
+// environment or on resolved vault references, which only the plugin sees:
+// it checks them when the instance starts.
+var pluginOnlyRules = []string{
+	"With `exporter: otlp`, `traces_endpoint` may come from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`; without either, the instance is refused.",
+	"A bare `host:port` endpoint is for OTLP/gRPC only, and the protocol's default may come from `OTEL_EXPORTER_OTLP_PROTOCOL`: with an HTTP protocol the endpoint must be a full URL.",
+	"`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `…_CLIENT_KEY` complete the config's TLS client files; the pair must still be complete.",
+	"A vault reference is checked once resolved (an unresolvable one resolves to an empty string, refused); a bracketed host must be an IPv6 address; the files named must be readable.",
 }
 
 // IsAlwaysRedacted reports whether a header is one that is never exported.
@@ -203,6 +215,12 @@ func checkMap(f Field, m reflect.Value, path string, add func(string, string, ..
 }
 
 func checkScalar(f Field, v reflect.Value, path string, add func(string, string, ...any)) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
 	if v.Kind() == reflect.String {
 		s := v.String()
 		if oneOf := f.allowed(); len(oneOf) > 0 {
