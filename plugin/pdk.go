@@ -24,6 +24,9 @@ const (
 	mSetResponseHeader = "kong.response.set_header"
 	mGetCtx            = "kong.nginx.get_ctx"
 	mGetStatus         = "kong.response.get_status"
+	mGetURICaptures    = "kong.request.get_uri_captures"
+	mSharedGet         = "kong.ctx.shared.get"
+	mNodeID            = "kong.node.get_id"
 )
 
 // maxRequestHeaders is what kong.request.get_headers reads; Kong's own

@@ -1,10 +1,8 @@
 package plugin
 
 import (
-	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"sync"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin/propagation"
@@ -26,6 +24,8 @@ type runtime struct {
 	// accessOff: nothing to read, write or hand over in the access phase
 	// (log-only mode): the Access handler returns without a PDK call.
 	accessOff bool
+	// resources builds the resource of the instance's spans (resource.go).
+	resources *resources
 }
 
 func newRuntime(cfg *schema.Config) (*runtime, error) {
@@ -33,6 +33,13 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	res, err := newResources(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The pipeline's resource holds the environment's and the static
+	// attributes; a template's text is never exported as a value.
+	cfg.ResourceAttributes = res.pipelineAttributes()
 	procs, err := exporter.NewProcessors(cfg)
 	if err != nil {
 		return nil, err
@@ -47,9 +54,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if procs != nil {
 		requestHeaders, responseHeaders = procs.Headers()
 	}
-	if cfg.LogsEndpoint != "" {
-		warnOnce(&logsEndpointWarning, "logs_endpoint is ignored: this plugin exports traces only")
-	}
+	warnNotExported(cfg)
 	rt := &runtime{
 		cfg:     cfg,
 		pipe:    pipe,
@@ -70,6 +75,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 			maxValueLen: cfg.MaxAttributeValueLength,
 			newSpanID:   newSpanID,
 		},
+		resources: res,
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
 	}
@@ -139,7 +145,3 @@ func putUint64(b []byte, v uint64) {
 		v >>= 8
 	}
 }
-
-var logsEndpointWarning sync.Once
-
-func warnOnce(once *sync.Once, msg string) { once.Do(func() { slog.Warn(msg) }) }

@@ -34,6 +34,7 @@ type logEntry struct {
 	userAgent, host                  string
 
 	capturedRequest, capturedResponse []capturedHeader
+	capturedQuery                     []capturedHeader // request.querystring, for resource templates
 	// propagationHeaders holds the incoming trace-context headers, kept only
 	// when the access phase handed nothing over (it did not run).
 	propagationHeaders []capturedHeader
@@ -59,6 +60,7 @@ type parseWants struct {
 	handoffKey       string
 	captureRequest   []string // lowercase header names
 	captureResponse  []string
+	captureQuery     []string // query parameter names (as sent)
 	propagationNames []string // headers read by the configured extractors
 }
 
@@ -290,6 +292,12 @@ func (e *logEntry) readRequest(sc *scanner, w *parseWants, a *arena, r *rootPart
 				r.headersStart = sc.pos
 				e.readRequestHeaders(sc, w, a)
 				r.headersEnd = sc.pos
+				continue
+			}
+		case "querystring":
+			// Kong's get_query values: a string, true, or an array of them.
+			if once(&seen, 1<<7) && sc.peek() == '{' {
+				e.capturedQuery = readCaptured(sc, a, w.captureQuery)
 				continue
 			}
 		}

@@ -191,6 +191,8 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 		if e.servicePort > 0 {
 			attrs = append(attrs, exporter.Int("server.port", int64(e.servicePort)))
 		}
+		// Kong 3.12+ names the upstream service on its balancer span.
+		attrs = appendNonEmpty(attrs, "peer.service", e.serviceName)
 		attrs = appendNonEmpty(attrs, "network.peer.address", t.ip)
 		if t.port > 0 {
 			attrs = append(attrs, exporter.Int("network.peer.port", int64(t.port)))
@@ -260,7 +262,7 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 // The most attributes buildSpans gives a root span and a try span.
 const (
 	maxRootAttrs = 33
-	maxTryAttrs  = 11
+	maxTryAttrs  = 12
 )
 
 func appendNonEmpty(attrs []exporter.Attribute, key, value string) []exporter.Attribute {

@@ -231,3 +231,31 @@ func TestFieldTreeMatchesConfig(t *testing.T) {
 	}
 	walk(reflect.TypeOf(Config{}), Fields(), "")
 }
+
+// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME are read for every backend;
+// OTEL_SERVICE_NAME wins for service.name; values are percent-decoded and
+// never read as templates (only the config's are).
+func TestResourceEnvironment(t *testing.T) {
+	env := map[string]string{
+		"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=prod, service.name=from-attrs, note=a%20$(b)",
+		"OTEL_SERVICE_NAME":        "edge",
+	}
+	resetEnvForTest(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	defer resetEnvForTest(noEnv)
+	c, err := decode(t, `{"exporter":"zipkin","traces_endpoint":"http://z:9411/api/v2/spans","resource_attributes":{"team":"core"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.ResourceAttributes, map[string]string{"team": "core"}) {
+		t.Errorf("config's resource_attributes changed: %v", c.ResourceAttributes)
+	}
+	want := map[string]string{"deployment.environment.name": "prod", "service.name": "edge", "note": "a $(b)"}
+	if got := EnvResourceAttributes(); !reflect.DeepEqual(got, want) {
+		t.Errorf("environment resource %v, want %v", got, want)
+	}
+	env["OTEL_RESOURCE_ATTRIBUTES"] = "novalue"
+	resetEnvForTest(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if _, err := decode(t, `{"traces_endpoint":"http://c:4318/v1/traces"}`); err == nil || !strings.Contains(err.Error(), "OTEL_RESOURCE_ATTRIBUTES") {
+		t.Errorf("malformed OTEL_RESOURCE_ATTRIBUTES: %v", err)
+	}
+}

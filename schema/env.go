@@ -138,26 +138,10 @@ func readResourceEnv(lookup func(string) (string, bool)) (map[string]string, err
 	return out, nil
 }
 
-// mergeResource puts the config's resource attributes over the
-// environment's; config nil and no environment stays nil.
-func mergeResource(env, config map[string]string) map[string]string {
-	if len(env) == 0 {
-		return config
-	}
-	out := make(map[string]string, len(env)+len(config))
-	for k, v := range env {
-		out[k] = v
-	}
-	for k, v := range config {
-		out[k] = v
-	}
-	return out
-}
-
 // EnvResourceAttributes returns the resource attributes of the plugin server's
-// environment (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME): what a templated
-// resource attribute falls back to when it renders empty. The map is shared:
-// do not modify it.
+// environment (OTEL_RESOURCE_ATTRIBUTES, with OTEL_SERVICE_NAME over it), for
+// every backend: resource_attributes goes over them, and they over the
+// defaults. The map is shared: do not modify it.
 func EnvResourceAttributes() map[string]string {
 	env, _ := processEnv()
 	return env.resource

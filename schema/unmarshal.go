@@ -43,9 +43,6 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		}
 		env.applyInsecure(c)
 	}
-	// The resource belongs to every backend: OTEL_RESOURCE_ATTRIBUTES and
-	// OTEL_SERVICE_NAME under the config's resource_attributes.
-	c.ResourceAttributes = mergeResource(env.resource, c.ResourceAttributes)
 	errs := emptyStrings(data)
 	c.normalize()
 	if err := c.Validate(); err != nil {

@@ -56,10 +56,9 @@ const Redacted = "REDACTED"
 // Set is a compiled resource_attributes map: the attributes with templates,
 // in key order, and what rendering them needs.
 type Set struct {
-	attrs    []template
-	fallback map[string]string
-	opts     Options
-	needs    Needs
+	attrs []template
+	opts  Options
+	needs Needs
 }
 
 type template struct {
@@ -78,17 +77,15 @@ type Needs struct {
 }
 
 // Compile splits attrs into static values (returned as is) and templates
-// (compiled). fallback gives, per key, the value a template falls back to
-// when it renders empty (the environment's or the default one); without one
-// the attribute is left out. An invalid template is an error naming the
-// attribute (schema validation refuses it first).
-func Compile(attrs, fallback map[string]string, opts Options) (static map[string]string, set *Set, err error) {
+// (compiled). An invalid template is an error naming the attribute (schema
+// validation refuses it first).
+func Compile(attrs map[string]string, opts Options) (static map[string]string, set *Set, err error) {
 	keys := make([]string, 0, len(attrs))
 	for k := range attrs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	s := &Set{fallback: fallback, opts: opts}
+	s := &Set{opts: opts}
 	for _, k := range keys {
 		v := attrs[k]
 		parts, problem := schema.ParseResourceTemplate(v)
@@ -154,7 +151,8 @@ func (s *Set) Keys() []string {
 }
 
 // Render appends the request's rendered attributes to dst, in key order. An
-// attribute whose template renders empty takes its fallback, or is left out.
+// attribute whose template renders empty is left out: the caller's lower
+// precedence value (environment, default) then stands.
 func (s *Set) Render(r Request, dst []Attr) []Attr {
 	var b strings.Builder
 	for _, a := range s.attrs {
@@ -166,12 +164,8 @@ func (s *Set) Render(r Request, dst []Attr) []Attr {
 			}
 			b.WriteString(s.read(r, p))
 		}
-		v := b.String()
-		if v == "" {
-			v = s.fallback[a.key]
-		}
-		if v != "" {
-			dst = append(dst, Attr{Key: a.key, Value: v})
+		if b.Len() > 0 {
+			dst = append(dst, Attr{Key: a.key, Value: b.String()})
 		}
 	}
 	return dst

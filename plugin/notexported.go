@@ -1,0 +1,45 @@
+package plugin
+
+import (
+	"log/slog"
+
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+// warnNotExported logs, once per instance, each configured Kong field whose
+// data this plugin does not export, so that nothing set is silently
+// ignored. Kong starts an instance per config (and again after a config
+// change or a plugin server restart): one warning per instance start.
+func warnNotExported(cfg *schema.Config) {
+	for _, n := range notExported(cfg) {
+		slog.Warn(n.message, "field", n.field)
+	}
+}
+
+type notice struct{ field, message string }
+
+func notExported(cfg *schema.Config) []notice {
+	var out []notice
+	if cfg.LogsEndpoint != "" {
+		out = append(out, notice{"logs_endpoint", "logs_endpoint is set, but Kong's runtime logs never reach an external plugin: " +
+			"nothing is exported there; collect Kong's error log with the OpenTelemetry Collector's filelog receiver instead"})
+	}
+	if cfg.AccessLogsURL() != "" {
+		field := "access_logs.endpoint"
+		if cfg.AccessLogs.Endpoint == "" {
+			field = "access_logs_endpoint"
+		}
+		out = append(out, notice{field, field + " is set, but this plugin does not export OTLP access logs yet: " +
+			"no log record is sent; traces are exported as configured"})
+	}
+	if len(cfg.AccessLogs.CustomAttributesByLua) > 0 {
+		out = append(out, notice{"access_logs.custom_attributes_by_lua", "access_logs.custom_attributes_by_lua is Lua code, " +
+			"which a Go plugin cannot run: it is never run"})
+	}
+	if cfg.Metrics.Endpoint != "" {
+		out = append(out, notice{"metrics.endpoint", "metrics.endpoint is set, but this plugin does not export OTLP metrics yet: " +
+			"no metric is sent; derive request metrics from the spans (the OpenTelemetry Collector's spanmetrics connector) " +
+			"and scrape the plugin's own metrics (TRACE_EXPORTER_METRICS_LISTEN)"})
+	}
+	return out
+}

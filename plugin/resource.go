@@ -1,0 +1,274 @@
+package plugin
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/resourcetmpl"
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+// resources builds the resource of an instance's spans. From lowest to
+// highest precedence: what Kong's own plugin reports (service.name "kong",
+// service.instance.id = the Kong node id, service.version = Kong's version,
+// both learned once per process, node.go), the environment's
+// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, the config's static
+// resource_attributes, and the config's templates rendered for the request.
+//
+// Resources are interned by what varies (node, version, rendered values):
+// spans of requests that render alike share one *exporter.Resource, which
+// encoders group spans by, and a value rendered for one request is never
+// part of another request's resource.
+type resources struct {
+	static map[string]string  // environment, then the config's static values
+	tmpl   *resourcetmpl.Set  // nil: no templates
+	needs  resourcetmpl.Needs // what rendering reads
+
+	mu    sync.Mutex
+	cache map[string]*exporter.Resource
+}
+
+// maxResources bounds the interned resources of an instance: templates of
+// high-cardinality values (a request id) must not grow memory without end.
+const maxResources = 1024
+
+// newResources compiles the config's resource attributes.
+func newResources(cfg *schema.Config) (*resources, error) {
+	static, tmpl, err := resourcetmpl.Compile(cfg.ResourceAttributes, resourcetmpl.Options{
+		RedactHeaders: redactedHeaders(cfg.RedactHeaders),
+		RedactQuery:   cfg.RedactQueryParams,
+	})
+	if err != nil {
+		return nil, &schema.FieldError{Field: "resource_attributes", Reason: err.Error()}
+	}
+	r := &resources{static: map[string]string{}, tmpl: tmpl, cache: map[string]*exporter.Resource{}}
+	for k, v := range schema.EnvResourceAttributes() {
+		r.static[k] = v
+	}
+	for k, v := range static {
+		r.static[k] = v
+	}
+	if tmpl != nil {
+		r.needs = tmpl.Needs()
+	}
+	return r, nil
+}
+
+// redactedHeaders are the headers a template must never render.
+func redactedHeaders(configured []string) []string {
+	out := append([]string(nil), configured...)
+	for _, h := range schema.AlwaysRedactedHeaders {
+		out = append(out, h)
+	}
+	return out
+}
+
+// pipelineAttributes are the attributes of the pipeline's own resource
+// (exporter.NewResource): the environment and the static config values,
+// never a template's text.
+func (r *resources) pipelineAttributes() map[string]string {
+	if len(r.static) == 0 {
+		return nil
+	}
+	return r.static
+}
+
+// want adds what the templates read from the serialize payload to what the
+// parser keeps.
+func (r *resources) want(w *parseWants) {
+	for _, h := range r.needs.Headers {
+		if !containsString(w.captureRequest, h) {
+			w.captureRequest = append(w.captureRequest, h)
+		}
+	}
+	w.captureQuery = append(w.captureQuery, r.needs.Query...)
+}
+
+// pdkValues are the template values that cost a call to Kong: a regex
+// route's captures and kong.ctx.shared values.
+type pdkValues struct {
+	named map[string]string
+	// indexed are the numbered captures from the first group on: Kong's
+	// uri_captures[1] is indexed[0] (the PDK's list leaves out [0], the
+	// whole match).
+	indexed []string
+	shared  map[string]string
+}
+
+// fetch makes the calls the templates need: one kong.request.get_uri_captures
+// when a template reads uri_captures, one kong.ctx.shared.get per shared key.
+// Kong serves both from saved data in the log timer.
+func (r *resources) fetch(k kongCaller) pdkValues {
+	var v pdkValues
+	if r.needs.URICaptures {
+		out := &kpp.UriCapturesResult{}
+		if err := k.Ask(mGetURICaptures, nil, out); err != nil {
+			Counters.PDKErrors.Add(1)
+		} else {
+			v.named = make(map[string]string, len(out.Named))
+			for name, val := range out.Named {
+				v.named[name] = string(val)
+			}
+			for _, val := range out.Unnamed {
+				v.indexed = append(v.indexed, string(val))
+			}
+		}
+	}
+	for _, key := range r.needs.Shared {
+		out := &structpb.Value{}
+		if err := k.Ask(mSharedGet, &kpp.String{V: key}, out); err != nil {
+			Counters.PDKErrors.Add(1)
+			continue
+		}
+		if s := scalarString(out); s != "" {
+			if v.shared == nil {
+				v.shared = map[string]string{}
+			}
+			v.shared[key] = s
+		}
+	}
+	return v
+}
+
+// scalarString renders a string, number or boolean as Lua's tostring does;
+// tables render empty.
+func scalarString(v *structpb.Value) string {
+	switch x := v.GetKind().(type) {
+	case *structpb.Value_StringValue:
+		return x.StringValue
+	case *structpb.Value_BoolValue:
+		if x.BoolValue {
+			return "true"
+		}
+		return "false"
+	case *structpb.Value_NumberValue:
+		// Lua's tostring: integers without a fraction, others in %.14g.
+		if n := x.NumberValue; n == math.Trunc(n) && math.Abs(n) < 1e15 {
+			return strconv.FormatInt(int64(n), 10)
+		}
+		return strconv.FormatFloat(x.NumberValue, 'g', 14, 64)
+	}
+	return ""
+}
+
+// forRequest is the resource of one request's spans.
+func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
+	var buf [8]resourcetmpl.Attr
+	var rendered []resourcetmpl.Attr
+	if r.tmpl != nil {
+		rendered = r.tmpl.Render(entryValues{e: e, pdk: pv}, buf[:0])
+	}
+	id, version := node.ID(), node.Version()
+	var key strings.Builder
+	key.WriteString(id)
+	key.WriteByte(0)
+	key.WriteString(version)
+	for _, a := range rendered {
+		key.WriteByte(0)
+		key.WriteString(a.Value)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res := r.cache[key.String()]; res != nil {
+		return res
+	}
+	attrs := make(map[string]string, len(r.static)+len(rendered)+3)
+	attrs["service.name"] = exporter.DefaultServiceName
+	if id != "" {
+		attrs["service.instance.id"] = id
+	}
+	if version != "" {
+		attrs["service.version"] = version
+	}
+	for k, v := range r.static {
+		attrs[k] = v
+	}
+	for _, a := range rendered {
+		attrs[a.Key] = a.Value
+	}
+	res := exporter.NewResource(&schema.Config{ResourceAttributes: attrs})
+	if len(r.cache) >= maxResources {
+		clear(r.cache)
+	}
+	r.cache[key.String()] = res
+	return res
+}
+
+// entryValues offers a request's serialize data and fetched values to the
+// templates.
+type entryValues struct {
+	e   *logEntry
+	pdk pdkValues
+}
+
+func (v entryValues) Header(name string) ([]string, bool) {
+	return capturedValues(v.e.capturedRequest, name)
+}
+func (v entryValues) Query(name string) ([]string, bool) {
+	return capturedValues(v.e.capturedQuery, name)
+}
+
+func (v entryValues) URICapture(key string, index bool) (string, bool) {
+	if !index {
+		s, ok := v.pdk.named[key]
+		return s, ok
+	}
+	i := 0
+	for _, c := range key {
+		i = i*10 + int(c-'0')
+		if i > len(v.pdk.indexed) {
+			return "", false
+		}
+	}
+	if i == 0 {
+		return "", false // the whole match: not in the PDK's list
+	}
+	return v.pdk.indexed[i-1], true
+}
+
+func (v entryValues) Shared(key string) (string, bool) { s, ok := v.pdk.shared[key]; return s, ok }
+
+func (v entryValues) Kong(field string) (string, bool) {
+	var s string
+	switch field {
+	case "route.id":
+		s = v.e.routeID
+	case "route.name":
+		s = v.e.routeName
+	case "service.id":
+		s = v.e.serviceID
+	case "service.name":
+		s = v.e.serviceName
+	case "consumer.id":
+		s = v.e.consumerID
+	case "consumer.username":
+		s = v.e.consumerUsername
+	case "consumer.custom_id":
+		s = v.e.consumerCustomID
+	}
+	return s, s != ""
+}
+
+func capturedValues(hs []capturedHeader, name string) ([]string, bool) {
+	for _, h := range hs {
+		if h.name == name {
+			return h.values, true
+		}
+	}
+	return nil, false
+}
+
+func containsString(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,198 @@
+package plugin
+
+import (
+	"errors"
+	"testing"
+
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+func resourceMap(r *exporter.Resource) map[string]string {
+	m := map[string]string{}
+	for _, a := range r.Attributes {
+		m[a.Key] = a.Value.AsString()
+	}
+	return m
+}
+
+// parsedEntry parses a serialize payload as the log handler does, keeping
+// what the instance's templates read.
+func parsedEntry(t *testing.T, r *resources, payload string) *logEntry {
+	t.Helper()
+	w := parseWants{}
+	r.want(&w)
+	a := newArena(1024)
+	e, err := parseSerialized(payload, &w, &a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+const templatedPayload = `{"request":{"method":"GET","uri":"\/orders\/42?env=prod&token=abc&flag","url":"http:\/\/kong:8000\/orders\/42?env=prod&token=abc&flag",
+ "headers":{"x-tenant":"acme","x-team":["a","b"],"authorization":"REDACTED"},"querystring":{"env":"prod","token":"abc","flag":true}},
+ "route":{"id":"r-1","name":"orders-route","paths":["\/orders"]},"service":{"id":"s-1","name":"orders"},
+ "consumer":{"id":"c-1","username":"ann","custom_id":"A-1"},"response":{"status":200},"latencies":{"request":1}}`
+
+// Defaults, then the environment, then static values, then templates: each
+// over the ones before; a template that renders empty leaves what was below.
+func TestResourcePrecedence(t *testing.T) {
+	cfg := &schema.Config{
+		ResourceAttributes: map[string]string{
+			"team":                        "core",
+			"tenant":                      "$(headers.x_tenant)",
+			"service.name":                "$(headers.x_service_name)", // absent: falls back
+			"deployment.environment.name": "${query_params.env}",
+			"token":                       "$(query_params.token)",
+			"flag":                        "$(query_params.flag)",
+			"route":                       "$(kong.route.name)/$(kong.service.name)/$(kong.consumer.username)",
+			"teams":                       "$(headers[\"X-Team\"])",
+		},
+		RedactQueryParams: []string{"token"},
+	}
+	r, err := newResources(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.pipelineAttributes(); len(got) != 1 || got["team"] != "core" {
+		t.Errorf("pipeline attributes %v: templates must not reach the pipeline's resource", got)
+	}
+	res := r.forRequest(parsedEntry(t, r, templatedPayload), pdkValues{})
+	got := resourceMap(res)
+	want := map[string]string{
+		"service.name": "kong", "service.instance.id": node.ID(), "team": "core", "tenant": "acme",
+		"deployment.environment.name": "prod", "token": "REDACTED", "flag": "true",
+		"route": "orders-route/orders/ann", "teams": "a, b",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (resource %v)", k, got[k], v, got)
+		}
+	}
+}
+
+// Requests that render alike share one resource; others get their own, and
+// one request's values never show in another's resource.
+func TestResourcesInternedPerRenderedValues(t *testing.T) {
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := &logEntry{capturedRequest: []capturedHeader{{name: "x-tenant", values: []string{"acme"}}}}
+	other := &logEntry{capturedRequest: []capturedHeader{{name: "x-tenant", values: []string{"globex"}}}}
+	a1, a2, o := r.forRequest(acme, pdkValues{}), r.forRequest(acme, pdkValues{}), r.forRequest(other, pdkValues{})
+	if a1 != a2 {
+		t.Error("same rendered values: want one shared resource")
+	}
+	if a1 == o || resourceMap(a1)["tenant"] != "acme" || resourceMap(o)["tenant"] != "globex" {
+		t.Errorf("resources %v and %v", resourceMap(a1), resourceMap(o))
+	}
+	for i := range 3 * maxResources {
+		e := &logEntry{capturedRequest: []capturedHeader{{name: "x-tenant", values: []string{string(rune('a'+i%26)) + string(rune(i))}}}}
+		r.forRequest(e, pdkValues{})
+	}
+	if len(r.cache) > maxResources {
+		t.Errorf("%d resources interned, bound %d", len(r.cache), maxResources)
+	}
+}
+
+// pdkCaller answers the template calls.
+type pdkCaller struct {
+	calls []string
+}
+
+func (c *pdkCaller) Ask(method string, args, out proto.Message) error {
+	c.calls = append(c.calls, method)
+	switch method {
+	case mGetURICaptures:
+		res := out.(*kpp.UriCapturesResult)
+		res.Unnamed = [][]byte{[]byte("42")}
+		res.Named = map[string][]byte{"id": []byte("42")}
+	case mSharedGet:
+		switch args.(*kpp.String).V {
+		case "tenant":
+			proto.Merge(out, structpb.NewStringValue("acme"))
+		case "count":
+			proto.Merge(out, structpb.NewNumberValue(3))
+		default:
+			return errors.New("not there")
+		}
+	default:
+		return errors.New("unexpected " + method)
+	}
+	return nil
+}
+
+// uri_captures costs one call, each shared key one; nothing else is asked.
+func TestResourceValuesFromKong(t *testing.T) {
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{
+		"user": "$(uri_captures.id)-$(uri_captures[1])-$(uri_captures[2])", "tenant": "$(shared.tenant)",
+		"count": "$(shared.count)", "gone": "$(shared.gone)",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &pdkCaller{}
+	pv := r.fetch(k)
+	if len(k.calls) != 4 || k.calls[0] != mGetURICaptures {
+		t.Errorf("calls %v, want get_uri_captures then one shared.get per key", k.calls)
+	}
+	got := resourceMap(r.forRequest(&logEntry{}, pv))
+	if got["user"] != "42-42-" || got["tenant"] != "acme" || got["count"] != "3" {
+		t.Errorf("resource %v", got)
+	}
+	if _, ok := got["gone"]; ok {
+		t.Errorf("an unset shared value rendered: %v", got)
+	}
+	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}})
+	k = &pdkCaller{}
+	none.fetch(k)
+	if len(k.calls) != 0 {
+		t.Errorf("headers only: calls %v, want none", k.calls)
+	}
+}
+
+// Each instance that sets a field whose data is not exported says so.
+func TestNotExportedFieldsNamed(t *testing.T) {
+	cfg := &schema.Config{LogsEndpoint: "http://c/v1/logs", AccessLogsEndpoint: "http://c/v1/logs",
+		AccessLogs: schema.AccessLogs{CustomAttributesByLua: map[string]string{"k": "return 1"}},
+		Metrics:    schema.Metrics{Endpoint: "http://c/v1/metrics", EnableRequestMetrics: true}}
+	var fields []string
+	for _, n := range notExported(cfg) {
+		fields = append(fields, n.field)
+	}
+	want := []string{"logs_endpoint", "access_logs_endpoint", "access_logs.custom_attributes_by_lua", "metrics.endpoint"}
+	if len(fields) != len(want) {
+		t.Fatalf("notices for %v, want %v", fields, want)
+	}
+	for i := range want {
+		if fields[i] != want[i] {
+			t.Errorf("notices for %v, want %v", fields, want)
+		}
+	}
+	if n := notExported(&schema.Config{Metrics: schema.Metrics{PushInterval: 60}}); len(n) != 0 {
+		t.Errorf("defaults only: notices %v", n)
+	}
+}
+
+// Kong 3.12 names the upstream service on its balancer spans (peer.service,
+// the Kong service's name); the SERVER span has none.
+func TestPeerServiceOnClientSpans(t *testing.T) {
+	_, spans := parseAndBuild(t, "3.9-retried.json", nil)
+	if len(spans) < 3 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	if _, ok := attr(spans[0], "peer.service"); ok {
+		t.Error("SERVER span has peer.service")
+	}
+	for _, s := range spans[1:] {
+		if v, ok := attr(s, "peer.service"); !ok || v.AsString() != "flaky" {
+			t.Errorf("CLIENT span %s: peer.service %v", s.Name, v.AsString())
+		}
+	}
+}
