@@ -26,6 +26,7 @@ const (
 	pdkSerialize         = "kong.log.serialize"
 	pdkGetCtx            = "kong.nginx.get_ctx"
 	pdkGetStatus         = "kong.response.get_status"
+	pdkNodeID            = "kong.node.get_id"
 )
 
 // randomHex returns n random bytes in hex: unique ids, secrets, paths.
