@@ -87,5 +87,7 @@ func (s *Sim) SaveLogData(x *Exchange) (*LogData, error) {
 		Credential:      x.Credential,
 		Buffered:        x.Buffered,
 		Source:          x.responseSource(),
+		URICaptures:     x.URICaptures,
+		NamedCaptures:   x.NamedCaptures,
 	}, nil
 }

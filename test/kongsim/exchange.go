@@ -40,6 +40,10 @@ type Exchange struct {
 	Service    *Service
 	Consumer   *Consumer
 	Credential *Credential
+	// URICaptures and NamedCaptures are the matched regex path's groups
+	// (kong.request.get_uri_captures).
+	URICaptures   []string
+	NamedCaptures map[string]string
 
 	// Upstream request parts set by routing and by kong.service.*.
 	UpstreamScheme string
@@ -216,6 +220,10 @@ type LogData struct {
 	Buffered *BufferedResponse
 	// Source is kong.response.get_source's answer: service, exit or error.
 	Source string
+	// URICaptures and NamedCaptures: the matched regex path's groups, which
+	// kong.request.get_uri_captures reads from the saved ngx.ctx.
+	URICaptures   []string
+	NamedCaptures map[string]string
 }
 
 // responseSource is kong.response.get_source for the exchange.

@@ -411,6 +411,7 @@ func (g *Gateway) serve(w http.ResponseWriter, x *Exchange, rec *RequestRecord, 
 	}
 	rec.setRoute(m.route)
 	x.Route, x.Service = m.route, m.route.Service
+	x.URICaptures, x.NamedCaptures = m.captures, m.named
 	x.setCtx("route", m.route.luaTable(x.Workspace))
 	if x.Service != nil {
 		x.setCtx("service", x.Service.luaTable(x.Workspace))

@@ -77,6 +77,15 @@ type pdkState struct {
 	res   *EventResult
 }
 
+// uriCaptures are the request's regex captures: saved for the log timer,
+// live otherwise.
+func (st *pdkState) uriCaptures() ([]string, map[string]string) {
+	if st.saved != nil {
+		return st.saved.URICaptures, st.saved.NamedCaptures
+	}
+	return st.x.URICaptures, st.x.NamedCaptures
+}
+
 func (st *pdkState) serve(method string, args []byte) (reply []byte, action pdkAction) {
 	st.res.Calls = append(st.res.Calls, method)
 	defer func() {
@@ -544,7 +553,25 @@ func init() {
 			return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), st.x.Body), nil
 		},
 		"kong.request.get_uri_captures": func(st *pdkState, _ []byte) ([]byte, error) {
-			return replyEmpty() // prefix routes capture nothing
+			// UriCapturesResult: repeated bytes unnamed = 1 (Lua's array
+			// part from [1]: the whole match, [0], is not sent); map named = 2.
+			// The saved ngx.ctx of the log timer holds the same captures.
+			captures, named := st.uriCaptures()
+			var b []byte
+			for _, c := range captures {
+				b = protowire.AppendBytes(protowire.AppendTag(b, 1, protowire.BytesType), []byte(c))
+			}
+			names := make([]string, 0, len(named))
+			for n := range named {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				entry := appendStringField(nil, 1, n)
+				entry = protowire.AppendBytes(protowire.AppendTag(entry, 2, protowire.BytesType), []byte(named[n]))
+				b = appendMessageField(b, 2, entry)
+			}
+			return b, nil
 		},
 
 		"kong.response.get_status": func(st *pdkState, _ []byte) ([]byte, error) {

@@ -23,6 +23,10 @@ type compiledRoute struct {
 type routeMatch struct {
 	route   *Route
 	matched string // the path prefix (or regex match) that matched
+	// captures are a regex path's groups from the first on, named those
+	// with a name (Kong's uri_captures).
+	captures []string
+	named    map[string]string
 }
 
 func newRouter(routes []*Route) (*router, error) {
@@ -66,14 +70,17 @@ func (rt *router) match(method, host, path string) *routeMatch {
 			kinds++
 		}
 		matched, plen := "", -1
+		var captures []string
+		var named map[string]string
 		if len(r.Paths) > 0 {
 			for _, p := range r.Paths {
 				if re := cr.regexes[p]; re != nil {
-					if loc := re.FindStringIndex(path); loc != nil && loc[1] > plen {
-						matched, plen = path[:loc[1]], loc[1]
+					if sub := re.FindStringSubmatchIndex(path); sub != nil && sub[1] > plen {
+						matched, plen = path[:sub[1]], sub[1]
+						captures, named = regexCaptures(re, path, sub)
 					}
 				} else if strings.HasPrefix(path, p) && len(p) > plen {
-					matched, plen = p, len(p)
+					matched, plen, captures, named = p, len(p), nil, nil
 				}
 			}
 			if plen < 0 {
@@ -81,7 +88,7 @@ func (rt *router) match(method, host, path string) *routeMatch {
 			}
 			kinds++
 		}
-		c := &cand{m: routeMatch{route: r, matched: matched}, kinds: kinds, plen: plen}
+		c := &cand{m: routeMatch{route: r, matched: matched, captures: captures, named: named}, kinds: kinds, plen: plen}
 		if best == nil || c.kinds > best.kinds ||
 			(c.kinds == best.kinds && (c.plen > best.plen ||
 				(c.plen == best.plen && r.RegexPriority > best.m.route.RegexPriority))) {
@@ -92,6 +99,24 @@ func (rt *router) match(method, host, path string) *routeMatch {
 		return nil
 	}
 	return &best.m
+}
+
+// regexCaptures reads a match's groups; a group that did not take part is
+// "".
+func regexCaptures(re *regexp.Regexp, path string, sub []int) ([]string, map[string]string) {
+	var captures []string
+	named := map[string]string{}
+	for i := 1; i < len(sub)/2; i++ {
+		v := ""
+		if sub[2*i] >= 0 {
+			v = path[sub[2*i]:sub[2*i+1]]
+		}
+		captures = append(captures, v)
+		if n := re.SubexpNames()[i]; n != "" {
+			named[n] = v
+		}
+	}
+	return captures, named
 }
 
 func containsFold(l []string, s string) bool {
