@@ -36,7 +36,10 @@ func Reference() string {
 		b.WriteString("- " + r + "\n")
 	}
 	b.WriteString("\nThe plugin runs on routes of the protocols `" + strings.Join(Protocols, "`, `") + "` (the plugin\n")
-	b.WriteString("entity's `protocols`, Kong's default for `opentelemetry`).\n")
+	b.WriteString("entity's `protocols`, Kong's default for `opentelemetry`); Kong refuses it on a route that shares none\n")
+	b.WriteString("of its protocols. A gRPC call's span comes from the same data as an HTTP request's: method `POST`,\n")
+	b.WriteString("path `/package.Service/Method`, the HTTP status; its `grpc-status` is a trailer, which Kong does not hand\n")
+	b.WriteString("the plugin. The Kong emulator the tests use proxies HTTP/1.1 only, so gRPC calls are not tested end to end.\n")
 	b.WriteString("\n## Differences from Kong\n\n")
 	b.WriteString("A Kong configuration loads with the same meaning, except where a value means something this plugin\n")
 	b.WriteString("cannot do, or where its default would lose spans:\n\n")

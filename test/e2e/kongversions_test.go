@@ -249,3 +249,49 @@ func TestNodeIDOncePerProcess(t *testing.T) {
 	send(10)
 	checkNodeIDOnce(t, gw.Records()[seen:])
 }
+
+// The dumped schema declares the protocols Kong's opentelemetry plugin
+// runs on (grpc, grpcs, http, https, the default): Kong refuses the plugin
+// on a route it cannot serve and with a stream protocol. The emulator
+// proxies HTTP/1.1 only, so what a gRPC call produces is not run here (see
+// docs/configuration.md).
+func TestPluginProtocols(t *testing.T) {
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	load := func(routeProtocols []string, pluginProtocols []string) error {
+		p := plugin(map[string]any{"exporter": "stdout"})
+		if pluginProtocols != nil {
+			p["protocols"] = pluginProtocols
+		}
+		decl := harness.Declarative(t, map[string]any{"services": []any{map[string]any{"name": "p", "url": up.URL(),
+			"routes": []any{map[string]any{"name": "p", "paths": []string{"/p"}, "protocols": routeProtocols,
+				"plugins": []any{p}}}}}})
+		gw, err := kongsim.StartGateway(bounded(t, time.Minute), kongsim.GatewayOptions{
+			Options: kongsim.Options{Binary: harness.PluginBinary(t), Logger: harness.TestLogger()}, Config: decl})
+		if err == nil {
+			if got := gw.Plugins()[0].Protocols; strings.Join(got, ",") != strings.Join(orDefault(pluginProtocols), ",") {
+				t.Errorf("plugin protocols %v", got)
+			}
+			gw.Close()
+		}
+		return err
+	}
+	if err := load([]string{"grpc", "grpcs"}, nil); err != nil {
+		t.Errorf("plugin on a gRPC route: %v", err)
+	}
+	if err := load([]string{"http", "https"}, []string{"https"}); err != nil {
+		t.Errorf("plugin for https on an http/https route: %v", err)
+	}
+	if err := load([]string{"https"}, []string{"grpc"}); err == nil || !strings.Contains(err.Error(), "must match the associated route's protocols") {
+		t.Errorf("plugin for grpc on an https route: %v", err)
+	}
+	if err := load([]string{"http"}, []string{"tcp"}); err == nil || !strings.Contains(err.Error(), "protocols") {
+		t.Errorf("plugin for tcp: %v", err)
+	}
+}
+
+func orDefault(p []string) []string {
+	if p == nil {
+		return []string{"grpc", "grpcs", "http", "https"}
+	}
+	return p
+}
