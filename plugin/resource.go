@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -32,6 +33,15 @@ type resources struct {
 
 	mu    sync.Mutex
 	cache map[string]*exporter.Resource
+	// last is the resource of an instance without templates: it changes
+	// only when the node id or version become known, and is read without a
+	// lock on every request.
+	last atomic.Pointer[nodeResource]
+}
+
+type nodeResource struct {
+	id, version string
+	res         *exporter.Resource
 }
 
 // maxResources bounds the interned resources of an instance: templates of
@@ -159,12 +169,17 @@ func scalarString(v *structpb.Value) string {
 
 // forRequest is the resource of one request's spans.
 func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
-	var buf [8]resourcetmpl.Attr
-	var rendered []resourcetmpl.Attr
-	if r.tmpl != nil {
-		rendered = r.tmpl.Render(entryValues{e: e, pdk: pv}, buf[:0])
-	}
 	id, version := node.ID(), node.Version()
+	if r.tmpl == nil {
+		if last := r.last.Load(); last != nil && last.id == id && last.version == version {
+			return last.res
+		}
+		res := r.build(id, version, nil)
+		r.last.Store(&nodeResource{id: id, version: version, res: res})
+		return res
+	}
+	var buf [8]resourcetmpl.Attr
+	rendered := r.tmpl.Render(entryValues{e: e, pdk: pv}, buf[:0])
 	var key strings.Builder
 	key.WriteString(id)
 	key.WriteByte(0)
@@ -178,6 +193,17 @@ func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
 	if res := r.cache[key.String()]; res != nil {
 		return res
 	}
+	res := r.build(id, version, rendered)
+	if len(r.cache) >= maxResources {
+		clear(r.cache)
+	}
+	r.cache[key.String()] = res
+	return res
+}
+
+// build makes a resource: defaults, then the static attributes, then the
+// rendered ones.
+func (r *resources) build(id, version string, rendered []resourcetmpl.Attr) *exporter.Resource {
 	attrs := make(map[string]string, len(r.static)+len(rendered)+3)
 	attrs["service.name"] = exporter.DefaultServiceName
 	if id != "" {
@@ -192,12 +218,7 @@ func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
 	for _, a := range rendered {
 		attrs[a.Key] = a.Value
 	}
-	res := exporter.NewResource(&schema.Config{ResourceAttributes: attrs})
-	if len(r.cache) >= maxResources {
-		clear(r.cache)
-	}
-	r.cache[key.String()] = res
-	return res
+	return exporter.NewResource(&schema.Config{ResourceAttributes: attrs})
 }
 
 // entryValues offers a request's serialize data and fetched values to the

@@ -196,3 +196,24 @@ func TestPeerServiceOnClientSpans(t *testing.T) {
 		}
 	}
 }
+
+// Without templates every request shares one resource, until the node id
+// or version become known.
+func TestResourceWithoutTemplatesShared(t *testing.T) {
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := r.forRequest(&logEntry{}, pdkValues{}), r.forRequest(&logEntry{}, pdkValues{})
+	if a != b || resourceMap(a)["team"] != "core" || resourceMap(a)["service.name"] != "kong" {
+		t.Errorf("resources %p %p %v", a, b, resourceMap(a))
+	}
+	saved := node.version.Load()
+	v := "3.16.0"
+	node.version.Store(&v)
+	defer node.version.Store(saved)
+	c := r.forRequest(&logEntry{}, pdkValues{})
+	if c == a || resourceMap(c)["service.version"] != "3.16.0" {
+		t.Errorf("after the version became known: %v", resourceMap(c))
+	}
+}
