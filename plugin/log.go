@@ -27,7 +27,9 @@ func (rt *runtime) log(k kongCaller) {
 		Counters.PDKErrors.Add(1)
 		return
 	}
-	node.ensureID(k)
+	if rt.node.ensureID(k) {
+		Counters.PDKErrors.Add(1)
+	}
 	rt.logPayload(payload)
 }
 
@@ -39,7 +41,7 @@ func (p *Plugin) LogPayload(payload string) { p.rt.logPayload(payload) }
 
 // logPayload turns one serialize payload into spans and queues them.
 func (rt *runtime) logPayload(payload string) {
-	node.learnVersion(payload)
+	rt.node.learnVersion(payload)
 	a := newArena(arenaSize(len(payload)))
 	var e logEntry
 	if err := e.parse(payload, &rt.wants, &a); err != nil {

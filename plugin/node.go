@@ -36,28 +36,29 @@ const (
 )
 
 // node is the process's Kong node: every instance of the plugin server
-// serves the same one.
+// serves the same one. Instances reach it through runtime.node.
 var node kongNode
 
 // ensureID asks Kong for its node id unless it is known, being asked by
 // another request, or failed too often. It never waits for another request.
-func (n *kongNode) ensureID(k kongCaller) {
+// It reports whether it made a call that failed.
+func (n *kongNode) ensureID(k kongCaller) (failed bool) {
 	if n.idState.Load() != idUnknown || !n.idState.CompareAndSwap(idUnknown, idFetching) {
-		return
+		return false
 	}
 	var out kpp.String
 	if err := k.Ask(mNodeID, nil, &out); err != nil || out.V == "" {
-		Counters.PDKErrors.Add(1)
 		if n.idFails.Add(1) >= idAttempts {
 			n.idState.Store(idFailed)
-			return
+		} else {
+			n.idState.Store(idUnknown)
 		}
-		n.idState.Store(idUnknown)
-		return
+		return true
 	}
 	id := out.V
 	n.id.Store(&id)
 	n.idState.Store(idKnown)
+	return false
 }
 
 // ID is the node id, "" until known.

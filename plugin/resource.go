@@ -27,6 +27,7 @@ import (
 // encoders group spans by, and a value rendered for one request is never
 // part of another request's resource.
 type resources struct {
+	node   *kongNode
 	static map[string]string  // environment, then the config's static values
 	tmpl   *resourcetmpl.Set  // nil: no templates
 	needs  resourcetmpl.Needs // what rendering reads
@@ -48,8 +49,9 @@ type nodeResource struct {
 // high-cardinality values (a request id) must not grow memory without end.
 const maxResources = 1024
 
-// newResources compiles the config's resource attributes.
-func newResources(cfg *schema.Config) (*resources, error) {
+// newResources compiles the config's resource attributes; n is the Kong
+// node the process serves.
+func newResources(cfg *schema.Config, n *kongNode) (*resources, error) {
 	static, tmpl, err := resourcetmpl.Compile(cfg.ResourceAttributes, resourcetmpl.Options{
 		RedactHeaders: redactedHeaders(cfg.RedactHeaders),
 		RedactQuery:   cfg.RedactQueryParams,
@@ -57,7 +59,7 @@ func newResources(cfg *schema.Config) (*resources, error) {
 	if err != nil {
 		return nil, &schema.FieldError{Field: "resource_attributes", Reason: err.Error()}
 	}
-	r := &resources{static: map[string]string{}, tmpl: tmpl, cache: map[string]*exporter.Resource{}}
+	r := &resources{node: n, static: map[string]string{}, tmpl: tmpl, cache: map[string]*exporter.Resource{}}
 	for k, v := range schema.EnvResourceAttributes() {
 		r.static[k] = v
 	}
@@ -113,13 +115,13 @@ type pdkValues struct {
 
 // fetch makes the calls the templates need: one kong.request.get_uri_captures
 // when a template reads uri_captures, one kong.ctx.shared.get per shared key.
-// Kong serves both from saved data in the log timer.
-func (r *resources) fetch(k kongCaller) pdkValues {
-	var v pdkValues
+// Kong serves both from saved data in the log timer. failed counts the calls
+// that failed (their values render empty).
+func (r *resources) fetch(k kongCaller) (v pdkValues, failed int) {
 	if r.needs.URICaptures {
 		out := &kpp.UriCapturesResult{}
 		if err := k.Ask(mGetURICaptures, nil, out); err != nil {
-			Counters.PDKErrors.Add(1)
+			failed++
 		} else {
 			v.named = make(map[string]string, len(out.Named))
 			for name, val := range out.Named {
@@ -133,7 +135,7 @@ func (r *resources) fetch(k kongCaller) pdkValues {
 	for _, key := range r.needs.Shared {
 		out := &structpb.Value{}
 		if err := k.Ask(mSharedGet, &kpp.String{V: key}, out); err != nil {
-			Counters.PDKErrors.Add(1)
+			failed++
 			continue
 		}
 		if s := scalarString(out); s != "" {
@@ -143,7 +145,7 @@ func (r *resources) fetch(k kongCaller) pdkValues {
 			v.shared[key] = s
 		}
 	}
-	return v
+	return v, failed
 }
 
 // scalarString renders a string, number or boolean as Lua's tostring does;
@@ -169,7 +171,7 @@ func scalarString(v *structpb.Value) string {
 
 // forRequest is the resource of one request's spans.
 func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
-	id, version := node.ID(), node.Version()
+	id, version := r.node.ID(), r.node.Version()
 	if r.tmpl == nil {
 		if last := r.last.Load(); last != nil && last.id == id && last.version == version {
 			return last.res

@@ -55,7 +55,7 @@ func TestResourcePrecedence(t *testing.T) {
 		},
 		RedactQueryParams: []string{"token"},
 	}
-	r, err := newResources(cfg)
+	r, err := newResources(cfg, &node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestResourcePrecedence(t *testing.T) {
 // Requests that render alike share one resource; others get their own, and
 // one request's values never show in another's resource.
 func TestResourcesInternedPerRenderedValues(t *testing.T) {
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}})
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}}, &node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +133,12 @@ func TestResourceValuesFromKong(t *testing.T) {
 	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{
 		"user": "$(uri_captures.id)-$(uri_captures[1])-$(uri_captures[2])", "tenant": "$(shared.tenant)",
 		"count": "$(shared.count)", "gone": "$(shared.gone)",
-	}})
+	}}, &node)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := &pdkCaller{}
-	pv := r.fetch(k)
+	pv, _ := r.fetch(k)
 	if len(k.calls) != 4 || k.calls[0] != mGetURICaptures {
 		t.Errorf("calls %v, want get_uri_captures then one shared.get per key", k.calls)
 	}
@@ -149,7 +149,7 @@ func TestResourceValuesFromKong(t *testing.T) {
 	if _, ok := got["gone"]; ok {
 		t.Errorf("an unset shared value rendered: %v", got)
 	}
-	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}})
+	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}}, &node)
 	k = &pdkCaller{}
 	none.fetch(k)
 	if len(k.calls) != 0 {
@@ -200,7 +200,7 @@ func TestPeerServiceOnClientSpans(t *testing.T) {
 // Without templates every request shares one resource, until the node id
 // or version become known.
 func TestResourceWithoutTemplatesShared(t *testing.T) {
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}})
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, &node)
 	if err != nil {
 		t.Fatal(err)
 	}

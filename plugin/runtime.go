@@ -24,8 +24,10 @@ type runtime struct {
 	// accessOff: nothing to read, write or hand over in the access phase
 	// (log-only mode): the Access handler returns without a PDK call.
 	accessOff bool
-	// resources builds the resource of the instance's spans (resource.go).
+	// resources builds the resource of the instance's spans (resource.go);
+	// node is the Kong node they describe.
 	resources *resources
+	node      *kongNode
 }
 
 func newRuntime(cfg *schema.Config) (*runtime, error) {
@@ -33,7 +35,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := newResources(cfg)
+	res, err := newResources(cfg, &node)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +78,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 			newSpanID:   newSpanID,
 		},
 		resources: res,
+		node:      &node,
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
 	}
