@@ -21,6 +21,7 @@ import (
 	"github.com/Kong/go-pdk/server"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	_ "github.com/trace-exporter/trace-exporter/exporter/builtin" // the backends that ship with the plugin
 	"github.com/trace-exporter/trace-exporter/metrics"
 	"github.com/trace-exporter/trace-exporter/plugin"
 	"github.com/trace-exporter/trace-exporter/schema"
@@ -106,7 +107,7 @@ func writeDump(w *os.File) error {
 			"Phases":   plugin.Phases(),
 			"Version":  plugin.Version,
 			"Priority": plugin.Priority,
-			"Schema":   schema.KongSchema(name),
+			"Schema":   schema.KongSchema(name, exporter.Names()),
 		}},
 	}
 	enc := json.NewEncoder(w)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
@@ -51,7 +52,7 @@ func TestDumpAnswersKong(t *testing.T) {
 	}
 	// Compare as decoded JSON: key order is not part of the contract.
 	var want map[string]any
-	raw, _ := json.Marshal(schema.KongSchema("trace-exporter"))
+	raw, _ := json.Marshal(schema.KongSchema("trace-exporter", exporter.Names()))
 	_ = json.Unmarshal(raw, &want)
 	if !reflect.DeepEqual(p.Schema, want) {
 		got, _ := json.Marshal(p.Schema)

@@ -55,9 +55,9 @@ type pipeline struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
-	exportErrors *throttledLog
-	rejections   *throttledLog
-	dropErrors   *throttledLog
+	exportErrors *ThrottledLog
+	rejections   *ThrottledLog
+	dropErrors   *ThrottledLog
 	reportEvery  time.Duration
 	lastReported [numDropReasons]uint64 // batcher goroutine only
 
@@ -78,7 +78,7 @@ type pipeline struct {
 	// spoolSendersActive counts running senders: the queue keeps taking
 	// spans during a shutdown while they flush.
 	spoolSendersActive atomic.Int32
-	spoolErrors        *throttledLog
+	spoolErrors        *ThrottledLog
 }
 
 type takenBatch struct {
@@ -91,15 +91,15 @@ type takenBatch struct {
 var batchPool sync.Pool
 
 func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pipeline, error) {
-	name := describeBackend(cfg)
-	sum := sha256.Sum256([]byte(key))
-	id := hex.EncodeToString(sum[:4])
-	logger := slog.Default().With(slog.String("pipeline", name), slog.String("pipeline_id", id))
-	factory, err := lookupFactory(cfg)
+	b, err := lookupBackend(cfg)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := factory(cfg, Settings{Logger: logger})
+	name := b.describe(cfg)
+	sum := sha256.Sum256([]byte(key))
+	id := hex.EncodeToString(sum[:4])
+	logger := slog.Default().With(slog.String("pipeline", name), slog.String("pipeline_id", id))
+	exp, err := instrumented(b.factory)(cfg, Settings{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +122,9 @@ func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pi
 		delay:         q.CoalescingDelay(),
 		work:          make(chan takenBatch),
 		batcherDone:   make(chan struct{}),
-		exportErrors:  newThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
-		rejections:    newThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
-		dropErrors:    newThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
+		exportErrors:  NewThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
+		rejections:    NewThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
+		dropErrors:    NewThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
 		reportEvery:   logInterval,
 		shutdownBegun: make(chan struct{}),
 	}
@@ -295,7 +295,7 @@ func (p *pipeline) export(b takenBatch) {
 	attempt := func(ctx context.Context) error { return p.exp.Export(ctx, batch) }
 	onRetry := func(err error, delay time.Duration) {
 		p.stats.retries.Add(1)
-		p.exportErrors.log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(b.spans)))
+		p.exportErrors.Log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(b.spans)))
 	}
 	// With a spool, a failing in-memory batch (sent while the spool was not
 	// open yet) stops retrying once the spool is open and moves to it; the
@@ -325,7 +325,7 @@ func (p *pipeline) account(n int, err error) {
 		p.stats.exported.Add(uint64(n - rejected))
 		p.stats.drop(DropRejected, rejected)
 		p.stats.batches.Add(1)
-		p.rejections.log(slog.String("message", partial.Message), slog.Int("rejected", rejected), slog.Int("spans", n))
+		p.rejections.Log(slog.String("message", partial.Message), slog.Int("rejected", rejected), slog.Int("spans", n))
 		return
 	}
 	reason := DropPermanent
@@ -337,7 +337,7 @@ func (p *pipeline) account(n int, err error) {
 	}
 	p.stats.drop(reason, n)
 	p.stats.failedBatches.Add(1)
-	p.dropErrors.log(slog.String("reason", reason.String()), slog.Int("spans", n), slog.String("error", err.Error()))
+	p.dropErrors.Log(slog.String("reason", reason.String()), slog.Int("spans", n), slog.String("error", err.Error()))
 }
 
 func (p *pipeline) release(b takenBatch) {
@@ -409,9 +409,9 @@ func (p *pipeline) doShutdown(ctx context.Context) error {
 		err = fmt.Errorf("pipeline %s: %d spans not sent before the shutdown deadline", p.name, lost)
 	}
 	p.reportDrops()
-	p.exportErrors.flush()
-	p.rejections.flush()
-	p.dropErrors.flush()
+	p.exportErrors.Flush()
+	p.rejections.Flush()
+	p.dropErrors.Flush()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if ctx.Err() == nil {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,33 +301,6 @@ func pipelineKey(cfg *schema.Config) (string, error) {
 	return string(b), err
 }
 
-// describeBackend names a pipeline in logs and stats: never a header value,
-// never URL credentials or query.
-func describeBackend(cfg *schema.Config) string {
-	target := cfg.TracesURL()
-	switch cfg.Exporter {
-	case schema.ExporterFile:
-		target = cfg.FilePath
-	case schema.ExporterStdout:
-		target = "stdout"
-	default:
-		if cfg.Exporter == schema.ExporterOTLP && cfg.Protocol == schema.ProtocolGRPC && target != "" && !strings.Contains(target, "://") {
-			target = "https://" + target // a bare gRPC host:port is TLS (otlpgrpc.go)
-		}
-		if u, err := url.Parse(target); err == nil && u.Host != "" {
-			u.User, u.RawQuery, u.Fragment = nil, "", ""
-			target = u.String()
-		} else {
-			target = "(unparsed endpoint)"
-		}
-	}
-	name := string(cfg.Exporter)
-	if cfg.Exporter == schema.ExporterOTLP {
-		name += "+" + string(cfg.Protocol)
-	}
-	return name + " " + target
-}
-
 func boolString(b bool) string {
 	if b {
 		return "true"
@@ -346,3 +317,6 @@ func nilIfEmpty(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+// PipelineID is the id of the handle's current pipeline (PipelineStats.ID).
+func (h *Handle) PipelineID() string { return h.pipe.Load().id }

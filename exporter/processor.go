@@ -198,8 +198,8 @@ func ProcessorTotals() ProcessorCounters {
 
 // processorPanicLog is built on first use: main sets the default logger
 // after package initialisation.
-var processorPanicLog = sync.OnceValue(func() *throttledLog {
-	return newThrottledLog(slog.Default(), slog.LevelError, "span processor panicked; the request's spans were dropped", 10*time.Second)
+var processorPanicLog = sync.OnceValue(func() *ThrottledLog {
+	return NewThrottledLog(slog.Default(), slog.LevelError, "span processor panicked; the request's spans were dropped", 10*time.Second)
 })
 
 // Process runs the chain. A panicking processor drops the request's spans:
@@ -212,7 +212,7 @@ func (c *Processors) Process(spans []Span, req *Request) (out []Span) {
 		if r := recover(); r != nil {
 			processorStats.panics.Add(1)
 			processorStats.dropped.Add(uint64(n))
-			processorPanicLog().log(slog.String("processor", current), slog.Any("panic", r))
+			processorPanicLog().Log(slog.String("processor", current), slog.Any("panic", r))
 			out = nil
 		}
 	}()

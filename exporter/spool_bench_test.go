@@ -1,8 +1,10 @@
-package exporter
+package exporter_test
 
 import (
-	"context"
 	"testing"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/exportertest"
 )
 
 // BenchmarkSpoolAppend is the spool's write cost per record (one bbolt
@@ -16,18 +18,13 @@ func BenchmarkSpoolAppend(b *testing.B) {
 		noSync bool
 	}{{"2spans", 2, false}, {"200spans", 200, false}, {"2spans-nosync", 2, true}, {"200spans-nosync", 200, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			s := newSpool(b.TempDir(), "bench", "bench", 1<<40, discardLogger())
-			s.noSync = c.noSync
-			ctx, cancel := context.WithCancel(context.Background())
-			go s.openLoop(ctx, func(spoolOpened) {})
-			<-s.ready()
-			defer func() { cancel(); _ = s.close() }()
-			spans := kongLikeBatch(c.spans).Spans
-			var buf []byte
+			appendRecord, closeSpool := exporter.OpenSpoolForBench(b.TempDir(), c.noSync)
+			defer closeSpool()
+			spans := exportertest.KongLikeBatch(c.spans).Spans
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := s.append(spans, buf); err != nil {
+				if err := appendRecord(spans); err != nil {
 					b.Fatal(err)
 				}
 			}

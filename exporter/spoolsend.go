@@ -41,7 +41,7 @@ func (p *pipeline) startSpool(cfg *schema.Config, concurrency int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.spoolCancel = cancel
 	p.spool = newSpool(cfg.SpoolDir, spoolFileID(p.key), p.name, int64(cfg.SpoolMaxBytes), p.log)
-	p.spoolErrors = newThrottledLog(p.log, slog.LevelError, "spool operation failed", p.reportEvery)
+	p.spoolErrors = NewThrottledLog(p.log, slog.LevelError, "spool operation failed", p.reportEvery)
 	go p.spool.openLoop(ctx, func(r spoolOpened) {
 		p.stats.replayed.Add(uint64(r.replayedSpans))
 		if r.corruptRecords > 0 {
@@ -91,13 +91,13 @@ func (p *pipeline) persist(spans []Span) bool {
 	}
 	if err != nil {
 		if !errors.Is(err, errSpoolClosed) {
-			p.spoolErrors.log(slog.String("op", "write"), slog.String("error", err.Error()), slog.Int("spans", len(spans)))
+			p.spoolErrors.Log(slog.String("op", "write"), slog.String("error", err.Error()), slog.Int("spans", len(spans)))
 		}
 		return false
 	}
 	if res.evictedSpans > 0 {
 		p.stats.drop(DropSpoolFull, res.evictedSpans)
-		p.dropErrors.log(slog.String("reason", DropSpoolFull.String()), slog.Int("spans", res.evictedSpans),
+		p.dropErrors.Log(slog.String("reason", DropSpoolFull.String()), slog.Int("spans", res.evictedSpans),
 			slog.String("error", "spool_max_bytes reached: oldest spans deleted"))
 	}
 	if res.refused {
@@ -218,7 +218,7 @@ func (p *pipeline) sendSpool(recs []spoolRec, policy retryPolicy) {
 	if err != nil {
 		p.spool.release(recs)
 		if !errors.Is(err, errSpoolClosed) {
-			p.spoolErrors.log(slog.String("op", "read"), slog.String("error", err.Error()))
+			p.spoolErrors.Log(slog.String("op", "read"), slog.String("error", err.Error()))
 			select { // a failing disk: do not spin
 			case <-time.After(time.Second):
 			case <-p.exportCtx.Done():
@@ -235,7 +235,7 @@ func (p *pipeline) sendSpool(recs []spoolRec, policy retryPolicy) {
 		p.stats.spoolCorrupt.Add(uint64(len(corrupt)))
 		p.log.Warn("corrupt spool records skipped", slog.Int("records", len(corrupt)), slog.Int("spans", n))
 		if err := p.spool.ack(corrupt); err != nil {
-			p.spoolErrors.log(slog.String("op", "delete"), slog.String("error", err.Error()))
+			p.spoolErrors.Log(slog.String("op", "delete"), slog.String("error", err.Error()))
 		}
 	}
 	if len(good) == 0 {
@@ -254,7 +254,7 @@ func (p *pipeline) sendSpool(recs []spoolRec, policy retryPolicy) {
 	if err := p.spool.ack(good); err != nil {
 		// The spans reached an outcome but stay on disk: they will be sent
 		// again (at-least-once).
-		p.spoolErrors.log(slog.String("op", "delete"), slog.String("error", err.Error()))
+		p.spoolErrors.Log(slog.String("op", "delete"), slog.String("error", err.Error()))
 	}
 	if panicked {
 		p.stats.drop(DropPermanent, len(spans))
@@ -280,7 +280,7 @@ func (p *pipeline) exportSpooled(spans []Span, policy retryPolicy) (panicked boo
 		return p.exp.Export(ctx, batch)
 	}, func(err error, delay time.Duration) {
 		p.stats.retries.Add(1)
-		p.exportErrors.log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(spans)))
+		p.exportErrors.Log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(spans)))
 	})
 	return false, err
 }

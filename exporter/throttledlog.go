@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// throttledLog logs one kind of problem at most once per interval; the
+// ThrottledLog logs one kind of problem at most once per interval; the
 // occurrences in between are counted and reported with the next line (or by
-// flush), so a dead backend costs one log line per interval, not one per
+// Flush), so a dead backend costs one log line per interval, not one per
 // batch or span.
-type throttledLog struct {
+type ThrottledLog struct {
 	logger   *slog.Logger
 	level    slog.Level
 	msg      string
@@ -23,12 +23,18 @@ type throttledLog struct {
 	lastAttrs  []slog.Attr
 }
 
-func newThrottledLog(logger *slog.Logger, level slog.Level, msg string, interval time.Duration) *throttledLog {
-	return &throttledLog{logger: logger, level: level, msg: msg, interval: interval}
+// NewThrottledLog returns a log of one problem kind, msg at level, at most
+// once per interval: for warnings that may repeat with every batch. A nil
+// logger discards.
+func NewThrottledLog(logger *slog.Logger, level slog.Level, msg string, interval time.Duration) *ThrottledLog {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &ThrottledLog{logger: logger, level: level, msg: msg, interval: interval}
 }
 
-// log records one occurrence, described by attrs.
-func (t *throttledLog) log(attrs ...slog.Attr) {
+// Log records one occurrence, described by attrs.
+func (t *ThrottledLog) Log(attrs ...slog.Attr) {
 	t.mu.Lock()
 	now := time.Now()
 	if !t.last.IsZero() && now.Sub(t.last) < t.interval {
@@ -46,8 +52,8 @@ func (t *throttledLog) log(attrs ...slog.Attr) {
 	t.logger.LogAttrs(context.Background(), t.level, t.msg, attrs...)
 }
 
-// flush logs the occurrences not logged yet, if any.
-func (t *throttledLog) flush() {
+// Flush logs the occurrences not logged yet, if any.
+func (t *ThrottledLog) Flush() {
 	t.mu.Lock()
 	suppressed, attrs := t.suppressed, t.lastAttrs
 	t.suppressed, t.lastAttrs = 0, nil

@@ -99,6 +99,10 @@ const (
 	ExporterStdout   ExporterName = "stdout"
 )
 
+// BuiltinExporters always ship with the plugin, in the order the schema
+// lists them; code may register more (package exporter).
+var BuiltinExporters = []ExporterName{ExporterOTLP, ExporterZipkin, ExporterHTTPJSON, ExporterFile, ExporterStdout}
+
 // Protocol is the OTLP transport and encoding.
 type Protocol string
 

@@ -33,17 +33,11 @@ type Field struct {
 	Doc        string
 	// Default is filled from Defaults() by Fields(); never set it by hand.
 	Default any
-	// oneOfFunc supplies OneOf when the allowed values are only known at
-	// run time (exporter names registered by code).
-	oneOfFunc func() []any
-}
-
-// allowed returns the values the field accepts, if it is an enum.
-func (f *Field) allowed() []any {
-	if f.oneOfFunc != nil {
-		return f.oneOfFunc()
-	}
-	return f.OneOf
+	// Extensible: OneOf lists the built-in values and code may add more
+	// (exporter names registered in the binary). The dump lists the values
+	// KongSchema is given; at StartInstance the registry, not Validate,
+	// refuses an unknown one.
+	Extensible bool
 }
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
@@ -144,7 +138,7 @@ var configFields = []Field{
 		{Name: "default_format", Type: "string", OneOf: injectFormats, Doc: "Format injected for preserve when nothing was extracted."},
 	}},
 
-	{Name: "exporter", Type: "string", oneOfFunc: exporterOneOf,
+	{Name: "exporter", Type: "string", OneOf: oneOf(BuiltinExporters...), Extensible: true,
 		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
@@ -191,7 +185,6 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		if !ok {
 			panic("schema: no Config field for " + f.Name)
 		}
-		f.OneOf = f.allowed()
 		if f.Type == "record" {
 			f.Fields = withDefaults(f.Fields, fv)
 		} else if !fv.IsZero() || f.Type == "boolean" || (f.Deprecated == "" && (f.Type == "integer" || f.Type == "number")) {

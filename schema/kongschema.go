@@ -4,23 +4,33 @@ package schema
 // {"name": name, "fields": [{"config": {record}}]}, the same top-level shape
 // go-pdk produces, with defaults and constraints that go-pdk's reflection
 // cannot express. Kong then fills defaults and refuses bad values when the
-// config is written (Admin API, decK, declarative load).
-func KongSchema(name string) map[string]any {
+// config is written (Admin API, decK, declarative load). exporters lists
+// the values of `exporter` this binary accepts (nil: the built-in ones).
+func KongSchema(name string, exporters []string) map[string]any {
 	return map[string]any{
 		"name": name,
 		"fields": []any{
 			map[string]any{"config": map[string]any{
 				"type":     "record",
 				"required": true,
-				"fields":   kongFields(Fields()),
+				"fields":   kongFields(Fields(), exporters),
 			}},
 		},
 	}
 }
 
-func kongFields(fields []Field) []any {
+func kongFields(fields []Field, extensible []string) []any {
 	out := make([]any, 0, len(fields))
 	for _, f := range fields {
+		if f.Extensible && extensible != nil {
+			f.OneOf = oneOf(extensible...)
+		}
+		if f.Type == "record" {
+			m := kongField(f)
+			m["fields"] = kongFields(f.Fields, extensible)
+			out = append(out, map[string]any{f.Name: m})
+			continue
+		}
 		out = append(out, map[string]any{f.Name: kongField(f)})
 	}
 	return out
@@ -62,7 +72,7 @@ func kongField(f Field) map[string]any {
 		m["values"] = kongField(*f.Values)
 	}
 	if f.Type == "record" {
-		m["fields"] = kongFields(f.Fields)
+		m["fields"] = kongFields(f.Fields, nil)
 	}
 	return m
 }

@@ -14,7 +14,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // The schema Kong registers from -dump is part of the plugin's contract:
 // any change must be a deliberate one (go test ./schema -update).
 func TestKongSchemaGolden(t *testing.T) {
-	got, err := json.MarshalIndent(KongSchema("trace-exporter"), "", "  ")
+	got, err := json.MarshalIndent(KongSchema("trace-exporter", nil), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestDumpedDefaultsDecodeToDefaults(t *testing.T) {
 			}
 		}
 	}
-	top := KongSchema("trace-exporter")["fields"].([]any)[0].(map[string]any)["config"].(map[string]any)
+	top := KongSchema("trace-exporter", nil)["fields"].([]any)[0].(map[string]any)["config"].(map[string]any)
 	fill(top["fields"].([]any), cfg)
 	js, _ := json.Marshal(cfg)
 	var c Config

@@ -14,7 +14,7 @@ import (
 // kongsim applies Kong's validators (Lua patterns included) to the schema.
 func TestKongAndPluginAgree(t *testing.T) {
 	resetEnvForTest(noEnv)
-	raw, _ := json.Marshal(KongSchema("trace-exporter"))
+	raw, _ := json.Marshal(KongSchema("trace-exporter", nil))
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	ks, err := kongsim.ParseSchema(m)

@@ -158,7 +158,7 @@ func checkTree(fields []Field, v reflect.Value, prefix string, add func(string, 
 }
 
 func checkScalar(f Field, v reflect.Value, path string, add func(string, string, ...any)) {
-	if oneOf := f.allowed(); len(oneOf) > 0 && v.Kind() == reflect.String {
+	if oneOf := f.OneOf; len(oneOf) > 0 && !f.Extensible && v.Kind() == reflect.String {
 		// Every enum has a default, so an empty value was written by the user.
 		s := v.String()
 		ok := false

@@ -130,7 +130,7 @@ func TestProcessor(t *testing.T) {
 // The schema Kong receives from -dump lists the registered name, so Kong
 // itself accepts `exporter: ndjson` when the config is written.
 func TestKongSchemaListsTheRegisteredExporter(t *testing.T) {
-	js, err := json.Marshal(schema.KongSchema("trace-exporter"))
+	js, err := json.Marshal(schema.KongSchema("trace-exporter", exporter.Names()))
 	if err != nil {
 		t.Fatal(err)
 	}
