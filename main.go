@@ -56,7 +56,7 @@ func main() {
 	startMetrics()
 	go flushOnSignal(shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
-	exporter.BoundMemoryByQueues()
+	exporter.DefaultRegistry.BoundMemory()
 	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
 		os.Exit(1)
@@ -134,7 +134,7 @@ func flushOnSignal(timeout time.Duration) {
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := exporter.ShutdownAll(ctx); err != nil {
+	if err := exporter.DefaultRegistry.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)
 	}
 	os.Exit(0)

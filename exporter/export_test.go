@@ -1,9 +1,7 @@
 package exporter
 
 import (
-	"context"
-	"log/slog"
-
+	"github.com/trace-exporter/trace-exporter/exporter/internal/spool"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
@@ -11,31 +9,24 @@ import (
 var (
 	EstimateSpanBytes = func(s *Span) int { return estimateSpanBytes(s) }
 	MaxBatchBytes     = maxBatchBytes
-	EncodeRecord      = encodeRecord
-	DecodeRecord      = decodeRecord
-	RecordSpanCount   = recordSpanCount
 )
 
-const SpoolRecordVersion = spoolRecordVersion
+// EncodeSpanRecord and DecodeSpanRecord are the spool's record of spans.
+func EncodeSpanRecord(dst []byte, spans []Span) []byte {
+	return spool.EncodeRecord(dst, spans, spanCodec{})
+}
+
+func DecodeSpanRecord(dst []Span, rec []byte) ([]Span, error) {
+	return spool.DecodeRecord(dst, rec, spanCodec{})
+}
 
 // PipelineOf is the handle's current pipeline, compared by identity.
 func PipelineOf(h *Handle) any { return h.pipe.Load() }
 
-// OpenSpoolForBench opens a spool in dir and returns its append and close.
-func OpenSpoolForBench(dir string, noSync bool) (func([]Span) error, func()) {
-	s := newSpool(dir, "bench", "bench", 1<<40, slog.New(slog.DiscardHandler))
-	s.noSync = noSync
-	ctx, cancel := context.WithCancel(context.Background())
-	go s.openLoop(ctx, func(spoolOpened) {})
-	<-s.ready()
-	var buf []byte
-	return func(spans []Span) error { _, err := s.append(spans, buf); return err },
-		func() { cancel(); _ = s.close() }
-}
-
-// SpoolFileID is the spool file name (without .spool) of cfg's pipeline.
+// SpoolFileID is the spool file name (without .spool) of cfg's traces
+// pipeline.
 func SpoolFileID(cfg *schema.Config) string {
-	key, err := pipelineKey(cfg)
+	key, err := pipelineKey(traces.name, cfg)
 	if err != nil {
 		panic(err)
 	}

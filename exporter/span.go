@@ -208,6 +208,19 @@ type Resource struct {
 	SchemaURL string
 }
 
+// equal reports whether two resources have the same content.
+func (r *Resource) equal(o *Resource) bool {
+	if r.SchemaURL != o.SchemaURL || len(r.Attributes) != len(o.Attributes) {
+		return false
+	}
+	for i := range r.Attributes {
+		if r.Attributes[i].Key != o.Attributes[i].Key || !r.Attributes[i].Value.Equal(o.Attributes[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
 // Scope is the instrumentation scope reported with every span.
 type Scope struct {
 	Name    string

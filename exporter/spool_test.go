@@ -22,12 +22,9 @@ import (
 )
 
 func TestSpoolRecordRoundTrip(t *testing.T) {
-	for _, spans := range [][]exporter.Span{exportertest.RichBatch().Spans, exportertest.KongLikeBatch(7).Spans, nil} {
-		rec := exporter.EncodeRecord(nil, spans)
-		if n, ok := exporter.RecordSpanCount(rec); !ok || n != len(spans) {
-			t.Fatalf("span count %d %v, want %d", n, ok, len(spans))
-		}
-		got, err := exporter.DecodeRecord(nil, rec)
+	for _, spans := range [][]exporter.Span{exportertest.RichBatch().Spans, exportertest.KongLikeBatch(7).Spans, exportertest.TwoResourceBatch().Spans, nil} {
+		rec := exporter.EncodeSpanRecord(nil, spans)
+		got, err := exporter.DecodeSpanRecord(nil, rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,37 +40,37 @@ func TestSpoolRecordRoundTrip(t *testing.T) {
 // Every single-byte change and every truncation of a record is detected:
 // a damaged record must never turn into wrong spans.
 func TestSpoolRecordDamageDetected(t *testing.T) {
-	rec := exporter.EncodeRecord(nil, exportertest.RichBatch().Spans)
+	rec := exporter.EncodeSpanRecord(nil, exportertest.RichBatch().Spans)
 	for i := range rec {
 		for _, flip := range []byte{0x01, 0x80, 0xff} {
 			bad := bytes.Clone(rec)
 			bad[i] ^= flip
-			if _, err := exporter.DecodeRecord(nil, bad); err == nil {
+			if _, err := exporter.DecodeSpanRecord(nil, bad); err == nil {
 				t.Fatalf("byte %d ^ %#x not detected", i, flip)
 			}
 		}
 	}
 	for n := range len(rec) {
-		if _, err := exporter.DecodeRecord(nil, rec[:n]); err == nil {
+		if _, err := exporter.DecodeSpanRecord(nil, rec[:n]); err == nil {
 			t.Fatalf("truncation to %d bytes not detected", n)
 		}
 	}
-	if _, err := exporter.DecodeRecord(nil, append(bytes.Clone(rec), 0)); err == nil {
+	if _, err := exporter.DecodeSpanRecord(nil, append(bytes.Clone(rec), 0)); err == nil {
 		t.Fatal("trailing byte not detected")
 	}
 }
 
 func FuzzSpoolDecodeRecord(f *testing.F) {
-	f.Add(exporter.EncodeRecord(nil, exportertest.RichBatch().Spans))
-	f.Add(exporter.EncodeRecord(nil, exportertest.KongLikeBatch(3).Spans))
-	f.Add([]byte{exporter.SpoolRecordVersion, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0})
+	f.Add(exporter.EncodeSpanRecord(nil, exportertest.RichBatch().Spans))
+	f.Add(exporter.EncodeSpanRecord(nil, exportertest.KongLikeBatch(3).Spans))
+	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		spans, err := exporter.DecodeRecord(nil, rec)
+		spans, err := exporter.DecodeSpanRecord(nil, rec)
 		if err != nil {
 			return
 		}
 		// Whatever decodes is canonical: it encodes back to the same bytes.
-		if again := exporter.EncodeRecord(nil, spans); !bytes.Equal(again, rec) {
+		if again := exporter.EncodeSpanRecord(nil, spans); !bytes.Equal(again, rec) {
 			t.Fatalf("decoded record does not re-encode to itself")
 		}
 	})
@@ -314,7 +311,8 @@ func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("spans")) // the bucket of span records
 		k, v := b.Cursor().First()
-		damagedSpans, _ = exporter.RecordSpanCount(v)
+		count, _ := binary.Uvarint(v[1:]) // after the version byte
+		damagedSpans = int(count)
 		bad := bytes.Clone(v)
 		bad[len(bad)-1] ^= 0x55
 		if err := b.Put(bytes.Clone(k), bad); err != nil {

@@ -1,65 +1,21 @@
 package exporter
 
 import (
-	"context"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/exporter/internal/throttle"
 )
 
 // ThrottledLog logs one kind of problem at most once per interval; the
 // occurrences in between are counted and reported with the next line (or by
 // Flush), so a dead backend costs one log line per interval, not one per
 // batch or span.
-type ThrottledLog struct {
-	logger   *slog.Logger
-	level    slog.Level
-	msg      string
-	interval time.Duration
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-	lastAttrs  []slog.Attr
-}
+type ThrottledLog = throttle.Log
 
 // NewThrottledLog returns a log of one problem kind, msg at level, at most
 // once per interval: for warnings that may repeat with every batch. A nil
 // logger discards.
 func NewThrottledLog(logger *slog.Logger, level slog.Level, msg string, interval time.Duration) *ThrottledLog {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &ThrottledLog{logger: logger, level: level, msg: msg, interval: interval}
-}
-
-// Log records one occurrence, described by attrs.
-func (t *ThrottledLog) Log(attrs ...slog.Attr) {
-	t.mu.Lock()
-	now := time.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.interval {
-		t.suppressed++
-		t.lastAttrs = attrs
-		t.mu.Unlock()
-		return
-	}
-	suppressed := t.suppressed
-	t.last, t.suppressed, t.lastAttrs = now, 0, nil
-	t.mu.Unlock()
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("occurrences_not_logged", suppressed))
-	}
-	t.logger.LogAttrs(context.Background(), t.level, t.msg, attrs...)
-}
-
-// Flush logs the occurrences not logged yet, if any.
-func (t *ThrottledLog) Flush() {
-	t.mu.Lock()
-	suppressed, attrs := t.suppressed, t.lastAttrs
-	t.suppressed, t.lastAttrs = 0, nil
-	t.mu.Unlock()
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("occurrences_not_logged", suppressed))
-		t.logger.LogAttrs(context.Background(), t.level, t.msg+" (summary)", attrs...)
-	}
+	return throttle.New(logger, level, msg, interval)
 }

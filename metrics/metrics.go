@@ -47,6 +47,7 @@ type Collector struct {
 	queueSpans, queueBytes                        *prometheus.Desc
 	spooled, replayed, spoolCorrupt               *prometheus.Desc
 	spoolSpans, spoolBytes, spoolOpen             *prometheus.Desc
+	circuitOpen, exporterPanics                   *prometheus.Desc
 	batchSpans, exportSeconds                     *prometheus.Desc
 
 	plugin                            []pluginCounter
@@ -54,10 +55,10 @@ type Collector struct {
 	buildInfo                         *prometheus.Desc
 }
 
-// NewCollector reads pipelines from exporter.AllStats and the handlers'
+// NewCollector reads pipelines from exporter.DefaultRegistry and the handlers'
 // counters from plugin.Counters.
 func NewCollector() *Collector {
-	return newCollector(exporter.AllStats, exporter.HistogramsFor, &plugin.Counters)
+	return newCollector(exporter.DefaultRegistry.Stats, exporter.DefaultRegistry.Histograms, &plugin.Counters)
 }
 
 func newCollector(pipelines func() []exporter.PipelineStats, histograms func(string) (exporter.ExportHistograms, bool), counters *plugin.Stats) *Collector {
@@ -69,7 +70,7 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 		enqueued: pipelineDesc("spans_enqueued_total", "Spans accepted into the pipeline's queue."),
 		exported: pipelineDesc("spans_exported_total", "Spans the backend acknowledged."),
 		dropped: pipelineDesc("spans_dropped_total",
-			"Spans lost, by reason: queue_full_entries and queue_full_bytes (refused at enqueue), shutdown, retry_exhausted, permanent_error (the backend refused the batch), rejected (OTLP partial success), spool_full, spool_corrupt.",
+			"Spans lost, by reason: queue_full_entries and queue_full_bytes (refused at enqueue), shutdown, retry_exhausted, permanent_error (the backend refused the batch), rejected (OTLP partial success), spool_full, spool_corrupt, circuit_open (shed while the circuit breaker was open).",
 			"reason"),
 		retries: pipelineDesc("export_retries_total", "Export attempts after the first one of a batch."),
 		batches: pipelineDesc("batches_total", "Batches by outcome: exported (fully or partially) or failed (given up).", "result"),
@@ -83,6 +84,9 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 		spoolSpans:   pipelineDesc("spool_spans", "Spans on disk, waiting or being exported."),
 		spoolBytes:   pipelineDesc("spool_bytes", "Bytes of the spool's records."),
 		spoolOpen:    pipelineDesc("spool_open", "1 when the pipeline's spool file is open, 0 while another process holds it."),
+
+		circuitOpen:    pipelineDesc("circuit_open", "1 while the circuit breaker sheds batches (queue.failure_threshold), else 0."),
+		exporterPanics: pipelineDesc("exporter_panics_total", "Exporter panics recovered (their batches were dropped as permanent_error)."),
 
 		batchSpans:    pipelineDesc("export_batch_spans", "Spans per export attempt (a retried batch counts once per attempt)."),
 		exportSeconds: pipelineDesc("export_duration_seconds", "Duration of export attempts, successful or not."),
@@ -118,7 +122,7 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.enqueued, c.exported, c.dropped, c.retries, c.batches, c.queueSpans, c.queueBytes,
-		c.spooled, c.replayed, c.spoolCorrupt, c.spoolSpans, c.spoolBytes, c.spoolOpen,
+		c.spooled, c.replayed, c.spoolCorrupt, c.spoolSpans, c.spoolBytes, c.spoolOpen, c.circuitOpen, c.exporterPanics,
 		c.batchSpans, c.exportSeconds, c.processorDropped, c.processorPanics, c.buildInfo,
 	} {
 		ch <- d
@@ -163,6 +167,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			open = 1
 		}
 		gauge(c.spoolOpen, open)
+		circuit := 0.0
+		if s.CircuitOpen {
+			circuit = 1
+		}
+		gauge(c.circuitOpen, circuit)
+		counter(c.exporterPanics, s.Panics)
 		if h, ok := c.histograms(p.ID); ok {
 			ch <- constHistogram(c.batchSpans, h.BatchSpans, l)
 			ch <- constHistogram(c.exportSeconds, h.ExportSeconds, l)

@@ -37,7 +37,7 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := exporter.Acquire(cfg)
+	pipe, err := exporter.DefaultRegistry.Acquire(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,8 @@ type Queue struct {
 	MaxRetryTime       float64 `json:"max_retry_time"`      // seconds
 	MaxRetryDelay      float64 `json:"max_retry_delay"`     // seconds
 	ConcurrencyLimit   int     `json:"concurrency_limit"`
+	FailureThreshold   int     `json:"failure_threshold"` // consecutive failed batches that open the circuit breaker; 0 = off
+	BreakerCooldown    float64 `json:"breaker_cooldown"`  // seconds the breaker stays open
 }
 
 // Propagation mirrors Kong's propagation record. A nil Extract or Inject
@@ -182,6 +184,9 @@ func (q *Queue) InitialRetry() time.Duration { return seconds(q.InitialRetryDela
 
 // MaxRetry converts max_retry_delay (s).
 func (q *Queue) MaxRetry() time.Duration { return seconds(q.MaxRetryDelay) }
+
+// BreakerCooldownDuration converts breaker_cooldown (s).
+func (q *Queue) BreakerCooldownDuration() time.Duration { return seconds(q.BreakerCooldown) }
 
 // RetryBudget converts max_retry_time (s).
 func (q *Queue) RetryBudget() time.Duration { return seconds(q.MaxRetryTime) }

@@ -22,6 +22,7 @@ func Defaults() Config {
 			MaxRetryTime:       60,
 			MaxRetryDelay:      60,
 			ConcurrencyLimit:   1,
+			BreakerCooldown:    60,
 		},
 		Propagation: Propagation{DefaultFormat: FormatW3C},
 

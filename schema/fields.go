@@ -120,6 +120,8 @@ var configFields = []Field{
 		{Name: "max_retry_time", Type: "number", Gt: gt(0), Doc: "Seconds a batch may be retried before it is dropped and counted."},
 		{Name: "max_retry_delay", Type: "number", Gt: gt(0), Doc: "Upper bound in seconds of one retry delay."},
 		{Name: "concurrency_limit", Type: "integer", Between: between(-1, 64), Doc: "Batches exported at once per pipeline; -1 (Kong's \"no queueing\") means 8. 0 is refused."},
+		{Name: "failure_threshold", Type: "integer", Between: between(0, 1000000), Doc: "Consecutive failed batches (given up after their retries, or refused) after which the pipeline's circuit breaker opens: batches are then shed without trying the backend (counted as circuit_open), or wait on disk with a spool. 0: off."},
+		{Name: "breaker_cooldown", Type: "number", Between: between(0, 1000000), Doc: "Seconds the circuit breaker stays open before it lets one batch through to probe the backend."},
 	}},
 	{Name: "batch_span_count", Type: "integer", Deprecated: "queue.max_batch_size", Between: between(1, 1000000), Doc: "Deprecated: queue.max_batch_size."},
 	{Name: "batch_flush_delay", Type: "integer", Deprecated: "queue.max_coalescing_delay", Between: between(0, 3600), Doc: "Deprecated: queue.max_coalescing_delay."},

@@ -79,7 +79,7 @@ func TestExampleEndToEnd(t *testing.T) {
 	inst.LogPayload(strings.Replace(string(payload), `"uri":"\/echo\/items`, `"uri":"\/health`, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := exporter.ShutdownAll(ctx); err != nil {
+	if err := exporter.DefaultRegistry.ShutdownAll(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
 

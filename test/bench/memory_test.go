@@ -142,7 +142,7 @@ func queuedBytesPerRequest(t *testing.T, config map[string]any, payload string) 
 	cfg, _ := json.Marshal(config)
 	p := newPluginInstance(t, string(cfg))
 	p.LogPayload(payload)
-	for _, ps := range exporter.AllStats() {
+	for _, ps := range exporter.DefaultRegistry.Stats() {
 		if ps.Stats.QueueBytes > 0 && int64(ps.Stats.Enqueued) == ps.Stats.QueueSpans && plugin.Counters.SpansBuilt.Load() == ps.Stats.QueueSpans {
 			return int(ps.Stats.QueueBytes)
 		}

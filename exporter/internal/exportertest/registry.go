@@ -64,7 +64,7 @@ func WaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // after acceptance, or still held.
 func CheckAccounting(t *testing.T, s exporter.Stats) {
 	t.Helper()
-	after := s.Dropped[exporter.DropRetryExhausted] + s.Dropped[exporter.DropPermanent] + s.Dropped[exporter.DropRejected]
+	after := s.Dropped[exporter.DropRetryExhausted] + s.Dropped[exporter.DropPermanent] + s.Dropped[exporter.DropRejected] + s.Dropped[exporter.DropCircuitOpen]
 	// Shutdown drops happen both before acceptance (Enqueue refused) and
 	// after; tests that mix them check by hand.
 	if s.Enqueued != s.Exported+after+s.Dropped[exporter.DropShutdown]+uint64(s.QueueSpans) {

@@ -65,8 +65,12 @@ func PlainSpans(spans []exporter.Span) []any {
 		for j, e := range s.Events {
 			events[j] = [3]any{e.Name, e.TimeUnixNano, plainAttrs(e.Attributes)}
 		}
-		s.Attributes, s.Events = nil, nil
-		out[i] = [3]any{s, plainAttrs(spans[i].Attributes), events}
+		var resource any
+		if r := s.Resource; r != nil {
+			resource = [2]any{plainAttrs(r.Attributes), r.SchemaURL}
+		}
+		s.Attributes, s.Events, s.Resource = nil, nil, nil
+		out[i] = [4]any{s, plainAttrs(spans[i].Attributes), events, resource}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package exporter
+package spool
 
 import (
 	"context"
@@ -15,22 +15,15 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// spool is a pipeline's disk backlog (queue.spool_dir): one bbolt file per
-// pipeline, <spool_dir>/<pipeline id>.spool, holding records of spans in
-// arrival order. bbolt is what the OpenTelemetry Collector's file_storage
-// uses: a single file, copy-on-write pages with checksummed meta pages (a
-// crash mid-commit leaves the previous commit), and an exclusive flock.
-//
-// Life of a record: the batcher writes what the queue holds as soon as it
-// arrives (no coalescing delay: the shorter spans live only in memory, the
-// less a crash loses); senders read the oldest records into a batch, export
-// it, and delete the records once the backend answered for good (success,
-// partial success, permanent refusal). A crash between the backend's
-// success and the delete sends those spans again: at-least-once.
+// store is the bbolt file of a spool: records (encoded batches of items)
+// in arrival order, under increasing keys. bbolt is what the OpenTelemetry
+// Collector's file_storage uses: a single file, copy-on-write pages with
+// checksummed meta pages (a crash mid-commit leaves the previous commit),
+// and an exclusive flock.
 //
 // The in-memory index mirrors the bucket's keys so claiming, eviction and
 // sizes need no disk scan; only open scans the file.
-type spool struct {
+type store struct {
 	path     string
 	dest     string // describeBackend: lets an operator tell files apart
 	maxBytes int64
@@ -43,60 +36,62 @@ type spool struct {
 	db  *bolt.DB
 
 	mu       sync.Mutex
-	recs     []spoolRec // oldest first
-	bytes    int64      // sum of recs' sizes
-	spans    int64
+	recs     []record // oldest first
+	bytes    int64    // sum of recs' sizes
+	items    int64
 	changed  chan struct{} // closed and replaced when records are added or released
 	closed   bool
 	openDone chan struct{} // the opening goroutine ended
 }
 
-type spoolRec struct {
+type record struct {
 	key     uint64
 	size    int64
-	spans   int
+	items   int
 	at      time.Time // written (zero when found at open: send at once)
 	claimed bool      // being sent or evicted
 }
 
 var (
-	spoolBucket = []byte("spans")
-	metaBucket  = []byte("meta")
+	// recordBucket holds the records; named "spans" since the first spool
+	// format, so files written then are read as they are.
+	recordBucket = []byte("spans")
+	metaBucket   = []byte("meta")
 )
 
 // recordOverhead approximates bbolt's per-value cost (key, leaf element)
 // so many small records cannot exceed spool_max_bytes on disk unnoticed.
 const recordOverhead = 8 + 16
 
-// errSpoolClosed is returned by operations after close.
-var errSpoolClosed = errors.New("spool closed")
+// errClosed is returned by operations after close.
+var errClosed = errors.New("spool closed")
 
-func newSpool(dir, pipelineID, dest string, maxBytes int64, log *slog.Logger) *spool {
-	return &spool{
-		path:     filepath.Join(dir, pipelineID+".spool"),
+func newStore(dir, fileID, dest string, maxBytes int64, log *slog.Logger) *store {
+	return &store{
+		path:     filepath.Join(dir, fileID+".spool"),
 		dest:     dest,
 		maxBytes: maxBytes,
-		log:      log.With(slog.String("spool", filepath.Join(dir, pipelineID+".spool"))),
+		log:      log.With(slog.String("spool", filepath.Join(dir, fileID+".spool"))),
 		readyCh:  make(chan struct{}),
 		changed:  make(chan struct{}),
 		openDone: make(chan struct{}),
 	}
 }
 
-// spoolOpened is what open reports to the pipeline for its counters.
-type spoolOpened struct {
-	replayedSpans  int64 // found from an earlier process
+// opened is what open reports for the counters.
+type opened struct {
+	replayedItems  int64 // found from an earlier process
 	corruptRecords int   // unreadable headers, deleted
 }
 
 // openLoop opens the file, waiting for its lock: during `kong reload` the
 // previous plugin server holds it while it flushes (up to its shutdown
-// deadline). It gives up only when ctx ends. Until it succeeds the pipeline
+// deadline). It gives up only when ctx ends. Until it succeeds the spool
 // works from memory.
-func (s *spool) openLoop(ctx context.Context, opened func(spoolOpened)) {
+func (s *store) openLoop(ctx context.Context, opened func(opened)) {
 	defer close(s.openDone)
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		s.log.Error("spool directory unusable; spans stay in memory", slog.String("error", err.Error()))
+		s.log.Error("spool directory unusable; data stays in memory", slog.String("error", err.Error()))
 		return
 	}
 	waitingLogged := false
@@ -133,14 +128,14 @@ func (s *spool) openLoop(ctx context.Context, opened func(spoolOpened)) {
 		case errors.Is(err, bolterrors.ErrTimeout):
 			if !waitingLogged {
 				waitingLogged = true
-				s.log.Warn("spool locked by another process (a previous plugin server still flushing?); spans stay in memory until it is released")
+				s.log.Warn("spool locked by another process (a previous plugin server still flushing?); data stays in memory until it is released")
 			}
 			retry = 0 // the lock wait itself paces the loop
 		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
 			s.log.Error("spool file corrupt; moved aside, starting empty", slog.String("error", err.Error()))
 			s.moveAside()
 		default:
-			s.log.Error("cannot open spool; spans stay in memory, retrying", slog.String("error", err.Error()))
+			s.log.Error("cannot open spool; data stays in memory, retrying", slog.String("error", err.Error()))
 			retry = 5 * time.Second
 		}
 		select {
@@ -153,7 +148,7 @@ func (s *spool) openLoop(ctx context.Context, opened func(spoolOpened)) {
 }
 
 // moveAside keeps a file bbolt cannot read for inspection, out of the way.
-func (s *spool) moveAside() {
+func (s *store) moveAside() {
 	aside := fmt.Sprintf("%s.corrupt-%d", s.path, time.Now().UnixNano())
 	if err := os.Rename(s.path, aside); err != nil {
 		s.log.Error("cannot move corrupt spool aside", slog.String("error", err.Error()))
@@ -165,14 +160,14 @@ func (s *spool) moveAside() {
 // load builds the index from the file and deletes records whose header is
 // unreadable. A panic inside bbolt (it asserts on damaged pages) makes the
 // whole file unreadable.
-func (s *spool) load(db *bolt.DB) (res spoolOpened, err error) {
+func (s *store) load(db *bolt.DB) (res opened, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("bbolt panicked reading the spool: %v", r)
 		}
 	}()
-	var recs []spoolRec
-	var bytes, spans int64
+	var recs []record
+	var bytes, items int64
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
@@ -181,22 +176,22 @@ func (s *spool) load(db *bolt.DB) (res spoolOpened, err error) {
 		if err := meta.Put([]byte("destination"), []byte(s.dest)); err != nil {
 			return err
 		}
-		b, err := tx.CreateBucketIfNotExists(spoolBucket)
+		b, err := tx.CreateBucketIfNotExists(recordBucket)
 		if err != nil {
 			return err
 		}
 		var bad [][]byte
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			n, ok := recordSpanCount(v)
+			n, ok := recordItemCount(v)
 			if len(k) != 8 || !ok {
 				bad = append(bad, append([]byte(nil), k...))
 				continue
 			}
 			size := int64(len(v)) + recordOverhead
-			recs = append(recs, spoolRec{key: binary.BigEndian.Uint64(k), size: size, spans: n})
+			recs = append(recs, record{key: binary.BigEndian.Uint64(k), size: size, items: n})
 			bytes += size
-			spans += int64(n)
+			items += int64(n)
 		}
 		for _, k := range bad {
 			if err := b.Delete(k); err != nil {
@@ -210,16 +205,16 @@ func (s *spool) load(db *bolt.DB) (res spoolOpened, err error) {
 		return res, err
 	}
 	s.mu.Lock()
-	s.recs, s.bytes, s.spans = recs, bytes, spans
+	s.recs, s.bytes, s.items = recs, bytes, items
 	s.mu.Unlock()
-	res.replayedSpans = spans
+	res.replayedItems = items
 	return res, nil
 }
 
 // ready returns a channel closed once the spool is usable.
-func (s *spool) ready() <-chan struct{} { return s.readyCh }
+func (s *store) ready() <-chan struct{} { return s.readyCh }
 
-func (s *spool) isReady() bool {
+func (s *store) isReady() bool {
 	select {
 	case <-s.readyCh:
 		return true
@@ -228,24 +223,23 @@ func (s *spool) isReady() bool {
 	}
 }
 
-// held returns the spans and bytes on disk.
-func (s *spool) held() (spans, bytes int64) {
+// held returns the items and bytes on disk.
+func (s *store) held() (items, bytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.spans, s.bytes
+	return s.items, s.bytes
 }
 
 // appendResult says what an append did besides writing the record.
 type appendResult struct {
-	evictedSpans int // oldest spans dropped to stay under maxBytes
+	evictedItems int // items of the oldest records deleted to stay under maxBytes
 	refused      bool
 }
 
-// append writes spans as one record, first deleting the oldest records
-// not being sent until the total stays within maxBytes. A record that does
-// not fit even then is refused (counted by the caller as spool_full).
-func (s *spool) append(spans []Span, buf []byte) (res appendResult, err error) {
-	rec := encodeRecord(buf[:0], spans)
+// append writes rec, an encoded record of n items, first deleting the
+// oldest records not being sent until the total stays within maxBytes. A
+// record that does not fit even then is refused.
+func (s *store) append(rec []byte, n int) (res appendResult, err error) {
 	size := int64(len(rec)) + recordOverhead
 
 	s.wmu.Lock()
@@ -253,7 +247,7 @@ func (s *spool) append(spans []Span, buf []byte) (res appendResult, err error) {
 	s.mu.Lock()
 	if s.closed || s.db == nil {
 		s.mu.Unlock()
-		return res, errSpoolClosed
+		return res, errClosed
 	}
 	var victims []int // indexes into recs
 	free := s.maxBytes - s.bytes
@@ -281,7 +275,7 @@ func (s *spool) append(spans []Span, buf []byte) (res appendResult, err error) {
 
 	var key uint64
 	err = safeUpdate(db, func(tx *bolt.Tx) error {
-		b := tx.Bucket(spoolBucket)
+		b := tx.Bucket(recordBucket)
 		var k [8]byte
 		for _, vk := range victimKeys {
 			binary.BigEndian.PutUint64(k[:], vk)
@@ -306,27 +300,27 @@ func (s *spool) append(spans []Span, buf []byte) (res appendResult, err error) {
 	}
 	for _, vk := range victimKeys {
 		if r, ok := s.removeLocked(vk); ok {
-			res.evictedSpans += r.spans
+			res.evictedItems += r.items
 		}
 	}
-	s.recs = append(s.recs, spoolRec{key: key, size: size, spans: len(spans), at: time.Now()})
+	s.recs = append(s.recs, record{key: key, size: size, items: n, at: time.Now()})
 	s.bytes += size
-	s.spans += int64(len(spans))
+	s.items += int64(n)
 	s.signalLocked()
 	return res, nil
 }
 
 // claimPlan is what claim decided.
 type claimPlan struct {
-	recs []spoolRec
+	recs []record
 	wait time.Duration // nothing eligible yet: check again after this (0: wait for a change)
 }
 
 // claim picks the oldest unclaimed records for one export batch: at most
-// maxSpans spans (at least one record) and maxBytes. Unless flush is set,
+// maxItems items (at least one record) and maxBytes. Unless flush is set,
 // it claims only when a full batch waits or the oldest record has waited
 // delay, as the in-memory batcher does.
-func (s *spool) claim(maxSpans int, maxBytes int64, delay time.Duration, flush bool) claimPlan {
+func (s *store) claim(maxItems int, maxBytes int64, delay time.Duration, flush bool) claimPlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	first := -1
@@ -338,15 +332,15 @@ func (s *spool) claim(maxSpans int, maxBytes int64, delay time.Duration, flush b
 		if first < 0 {
 			first = i
 		}
-		unclaimed += s.recs[i].spans
-		if unclaimed >= maxSpans {
+		unclaimed += s.recs[i].items
+		if unclaimed >= maxItems {
 			break
 		}
 	}
 	if first < 0 {
 		return claimPlan{}
 	}
-	if !flush && unclaimed < maxSpans {
+	if !flush && unclaimed < maxItems {
 		if at := s.recs[first].at; !at.IsZero() {
 			if wait := time.Until(at.Add(delay)); wait > 0 {
 				return claimPlan{wait: wait}
@@ -361,53 +355,48 @@ func (s *spool) claim(maxSpans int, maxBytes int64, delay time.Duration, flush b
 		if r.claimed {
 			continue
 		}
-		if len(plan.recs) > 0 && (n+r.spans > maxSpans || bytes+r.size > maxBytes) {
+		if len(plan.recs) > 0 && (n+r.items > maxItems || bytes+r.size > maxBytes) {
 			break
 		}
 		r.claimed = true
 		plan.recs = append(plan.recs, *r)
-		n += r.spans
+		n += r.items
 		bytes += r.size
 	}
 	return plan
 }
 
 // changedCh returns a channel closed at the next add or release.
-func (s *spool) changedCh() <-chan struct{} {
+func (s *store) changedCh() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.changed
 }
 
-func (s *spool) signalLocked() {
+func (s *store) signalLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-// read decodes claimed records into dst. Records that fail to decode are
-// returned in corrupt (still claimed; the caller acks them away).
-func (s *spool) read(dst []Span, recs []spoolRec) (spans []Span, good, corrupt []spoolRec, err error) {
+// read hands each claimed record's bytes to decode (they are bbolt's
+// memory: decode must copy what it keeps). Records missing or failing to
+// decode are returned in corrupt (still claimed; the caller acks them
+// away).
+func (s *store) read(recs []record, decode func(rec []byte) error) (good, corrupt []record, err error) {
 	s.mu.Lock()
 	db := s.db
 	closed := s.closed
 	s.mu.Unlock()
 	if closed || db == nil {
-		return dst, nil, nil, errSpoolClosed
+		return nil, nil, errClosed
 	}
-	spans = dst
 	err = safeView(db, func(tx *bolt.Tx) error {
-		b := tx.Bucket(spoolBucket)
+		b := tx.Bucket(recordBucket)
 		var k [8]byte
 		for _, r := range recs {
 			binary.BigEndian.PutUint64(k[:], r.key)
 			v := b.Get(k[:])
-			var derr error
-			if v == nil {
-				derr = errCorruptRecord
-			} else {
-				spans, derr = decodeRecord(spans, v)
-			}
-			if derr != nil {
+			if v == nil || decode(v) != nil {
 				corrupt = append(corrupt, r)
 				continue
 			}
@@ -415,11 +404,11 @@ func (s *spool) read(dst []Span, recs []spoolRec) (spans []Span, good, corrupt [
 		}
 		return nil
 	})
-	return spans, good, corrupt, err
+	return good, corrupt, err
 }
 
-// ack deletes records whose spans reached an outcome.
-func (s *spool) ack(recs []spoolRec) error {
+// ack deletes records whose items reached an outcome.
+func (s *store) ack(recs []record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -430,10 +419,10 @@ func (s *spool) ack(recs []spoolRec) error {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed || db == nil {
-		return errSpoolClosed
+		return errClosed
 	}
 	err := safeUpdate(db, func(tx *bolt.Tx) error {
-		b := tx.Bucket(spoolBucket)
+		b := tx.Bucket(recordBucket)
 		var k [8]byte
 		for _, r := range recs {
 			binary.BigEndian.PutUint64(k[:], r.key)
@@ -458,7 +447,7 @@ func (s *spool) ack(recs []spoolRec) error {
 }
 
 // release returns claimed records to the backlog (export to be retried).
-func (s *spool) release(recs []spoolRec) {
+func (s *store) release(recs []record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range recs {
@@ -467,7 +456,7 @@ func (s *spool) release(recs []spoolRec) {
 	s.signalLocked()
 }
 
-func (s *spool) find(key uint64) int {
+func (s *store) find(key uint64) int {
 	// recs is sorted by key: binary search.
 	lo, hi := 0, len(s.recs)
 	for lo < hi {
@@ -484,7 +473,7 @@ func (s *spool) find(key uint64) int {
 	return -1
 }
 
-func (s *spool) unclaimKeysLocked(keys []uint64) {
+func (s *store) unclaimKeysLocked(keys []uint64) {
 	for _, k := range keys {
 		if i := s.find(k); i >= 0 {
 			s.recs[i].claimed = false
@@ -492,41 +481,28 @@ func (s *spool) unclaimKeysLocked(keys []uint64) {
 	}
 }
 
-func (s *spool) removeLocked(key uint64) (spoolRec, bool) {
+func (s *store) removeLocked(key uint64) (record, bool) {
 	i := s.find(key)
 	if i < 0 {
-		return spoolRec{}, false
+		return record{}, false
 	}
 	r := s.recs[i]
 	s.recs = append(s.recs[:i], s.recs[i+1:]...)
 	s.bytes -= r.size
-	s.spans -= int64(r.spans)
+	s.items -= int64(r.items)
 	return r, true
 }
 
 // pending reports whether records wait on disk or are being sent.
-func (s *spool) pending() bool {
+func (s *store) pending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.recs) > 0
 }
 
-// unclaimedSpans counts spans waiting to be claimed.
-func (s *spool) unclaimedSpans() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for i := range s.recs {
-		if !s.recs[i].claimed {
-			n += s.recs[i].spans
-		}
-	}
-	return n
-}
-
 // close stops the opening goroutine (ctx must already be cancelled or the
 // spool ready) and closes the file, releasing its lock for the next process.
-func (s *spool) close() error {
+func (s *store) close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.signalLocked()
