@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/Kong/go-pdk/server"
+	"google.golang.org/grpc/grpclog"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	_ "github.com/trace-exporter/trace-exporter/exporter/builtin" // the backends that ship with the plugin
@@ -53,6 +55,10 @@ func main() {
 		}
 		return
 	}
+	// grpc-go prints every reconnection attempt of the OTLP/gRPC backend at
+	// warning level, and Kong logs each line the plugin server prints;
+	// export failures are reported by the pipelines' throttled logs instead.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, os.Stderr))
 	startMetrics()
 	go flushOnSignal(shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).

@@ -204,14 +204,7 @@ func (e *otlpGRPC) Export(ctx context.Context, batch exporter.Batch) error {
 	var resp grpcResponse
 	err := e.conn.Invoke(ctx, coltracepb.TraceService_Export_FullMethodName, &grpcRequest{buf: body}, &resp, e.callOpts...)
 	if err == nil {
-		ps := otlpenc.DecodePartialSuccess(resp.b, false, otlpenc.Traces)
-		switch {
-		case ps.Rejected > 0:
-			return &exporter.PartialError{Rejected: ps.Rejected, Message: ps.Message}
-		case ps.Message != "":
-			e.warn.Log(slog.String("warning", ps.Message))
-		}
-		return nil
+		return otlpenc.DecodePartialSuccess(resp.b, false, otlpenc.Traces).Result(e.warn)
 	}
 	return e.classify(err)
 }

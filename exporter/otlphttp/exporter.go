@@ -6,7 +6,6 @@ package otlphttp
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/exporter/internal/otlpenc"
@@ -38,14 +37,7 @@ func (e *otlpHTTP) Export(ctx context.Context, batch exporter.Batch) error {
 		return err
 	}
 	// OTLP answers in the request's content type.
-	ps := otlpenc.DecodePartialSuccess(respBody, e.json, otlpenc.Traces)
-	switch {
-	case ps.Rejected > 0:
-		return &exporter.PartialError{Rejected: ps.Rejected, Message: ps.Message}
-	case ps.Message != "":
-		e.warn.Log(slog.String("warning", ps.Message))
-	}
-	return nil
+	return otlpenc.DecodePartialSuccess(respBody, e.json, otlpenc.Traces).Result(e.warn)
 }
 
 // Shutdown closes idle connections; requests in flight are ended by their

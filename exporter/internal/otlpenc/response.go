@@ -2,11 +2,13 @@ package otlpenc
 
 import (
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/exporter/internal/wire"
 )
 
@@ -15,6 +17,19 @@ import (
 type PartialSuccess struct {
 	Rejected int64
 	Message  string
+}
+
+// Result is what a successful answer means for the pipeline, per the OTLP
+// specification: rejected items are an *exporter.PartialError (counted, not
+// retried); a message without rejections is a warning, logged through warn.
+func (ps PartialSuccess) Result(warn *exporter.ThrottledLog) error {
+	switch {
+	case ps.Rejected > 0:
+		return &exporter.PartialError{Rejected: ps.Rejected, Message: ps.Message}
+	case ps.Message != "":
+		warn.Log(slog.String("warning", ps.Message))
+	}
+	return nil
 }
 
 // Signal names what an OTLP response is about; the JSON name of the
