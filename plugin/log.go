@@ -18,13 +18,13 @@ import (
 //
 // Every call it makes is one Kong serves from saved data in its log timer.
 func (rt *runtime) log(k kongCaller) {
-	Counters.Requests.Add(1)
+	rt.stats.Requests.Add(1)
 	if rt.decisions.probeFirst() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
 	if err != nil {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return
 	}
 	rt.logPayload(payload)
@@ -41,28 +41,28 @@ func (rt *runtime) logPayload(payload string) {
 	a := newArena(arenaSize(len(payload)))
 	var e logEntry
 	if err := e.parse(payload, &rt.wants, &a); err != nil {
-		countPayloadError(err)
+		rt.countPayloadError(err)
 		return
 	}
 	ids, sampled := rt.resolveIDs(&e)
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
-			Counters.Unsampled.Add(1)
+			rt.stats.Unsampled.Add(1)
 			return
 		}
-		Counters.TailKept.Add(1)
+		rt.stats.TailKept.Add(1)
 	}
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
-		Counters.SpansBuilt.Add(int64(len(spans)))
+		rt.stats.SpansBuilt.Add(int64(len(spans)))
 		rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
-	Counters.SpansBuilt.Add(int64(len(spans)))
+	rt.stats.SpansBuilt.Add(int64(len(spans)))
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
@@ -71,7 +71,7 @@ func (rt *runtime) logPayload(payload string) {
 
 func (rt *runtime) enqueue(spans []exporter.Span) {
 	if !rt.pipe.Enqueue(spans) {
-		Counters.QueueRejected.Add(1)
+		rt.stats.QueueRejected.Add(1)
 	}
 }
 
@@ -80,14 +80,14 @@ func (rt *runtime) enqueue(spans []exporter.Span) {
 // (most of which is headers and entity fields that are skipped).
 func arenaSize(payloadLen int) int { return 512 + payloadLen/8 }
 
-func countPayloadError(err error) {
+func (rt *runtime) countPayloadError(err error) {
 	switch err {
 	case errStream:
-		Counters.PayloadStream.Add(1)
+		rt.stats.PayloadStream.Add(1)
 	case errTooLarge:
-		Counters.PayloadTooLarge.Add(1)
+		rt.stats.PayloadTooLarge.Add(1)
 	default:
-		Counters.PayloadInvalid.Add(1)
+		rt.stats.PayloadInvalid.Add(1)
 	}
 }
 
@@ -97,7 +97,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 	v, err := callGetSerializeValues(k)
 	if err != nil {
 		// The same data feeds serialize: it would fail too.
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return true
 	}
 	s, ok := handoffFromSerializeValues(v)
@@ -119,7 +119,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 			return false
 		}
 	}
-	Counters.Unsampled.Add(1)
+	rt.stats.Unsampled.Add(1)
 	return true
 }
 
