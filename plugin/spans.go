@@ -44,29 +44,111 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 
 // appendSpans is buildSpans appending to spans (the log handler passes an
 // array on its stack: the queue copies the spans it takes).
+//
+// The attributes of all the spans are gathered on the stack, then copied
+// once into an array of exactly their number: the queue charges a span for
+// its attributes, so what it holds is what it counted (max_bytes bounds
+// memory), and the collector has less to scan.
 func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter.Span {
-	// The attributes of all the spans are gathered on the stack, then copied
-	// once into an array of exactly their number: the queue charges a span
-	// for its attributes, so what it holds is what it counted (max_bytes
-	// bounds memory), and the collector has less to scan.
 	var scratch [maxRootAttrs + 3*maxTryAttrs]exporter.Attribute
 	attrs := scratch[:0]
-	first := len(spans)
 	var endsBuf [4]int
 	ends := endsBuf[:0] // where each span's attributes end in attrs
+	first := len(spans)
 
-	rootStart := msToNs(e.startedAtMs)
-	rootEnd := rootStart + msToNs(e.latRequest)
+	r := newRequestFacts(e, a)
+	attrs = appendRootAttributes(attrs, e, &r, o, a)
+	ends = append(ends, len(attrs))
+	spans = append(spans, rootSpan(e, ids, &r, o, a))
+	for i := range e.tries {
+		t := newTryFacts(e, &r, i)
+		attrs = appendTryAttributes(attrs, e, &r, &t, o, a)
+		ends = append(ends, len(attrs))
+		spans = append(spans, trySpan(ids, &r, &t, o))
+		// A child must lie within its parent: stretch the root over a try
+		// that millisecond rounding put past the root's end.
+		if root := &spans[first]; t.end > root.EndUnixNano {
+			root.EndUnixNano = t.end
+		}
+	}
+	owned := make([]exporter.Attribute, len(attrs))
+	copy(owned, attrs)
+	from := 0
+	for i, to := range ends {
+		s := &spans[first+i]
+		s.Attributes = owned[from:to:to]
+		limitAttributes(s, o)
+		from = to
+	}
+	return spans
+}
+
+// requestFacts are what the root span and the try spans both derive from
+// the entry.
+type requestFacts struct {
+	method      string // http.request.method: known or _OTHER
+	methodOther bool   // the original method is kept apart
+	rootStart   uint64
+	rootEnd     uint64
+	// upstreamEnd is when the upstream exchange ended: started_at plus
+	// Kong's latencies before, during and after it.
+	upstreamEnd uint64
+	lastCode    int    // the final upstream status
+	tryName     string // the name of every try span
+}
+
+func newRequestFacts(e *logEntry, a *arena) requestFacts {
+	r := requestFacts{rootStart: msToNs(e.startedAtMs), lastCode: lastStatus(e.upstreamStatus)}
+	r.rootEnd = r.rootStart + msToNs(e.latRequest)
+	r.upstreamEnd = r.rootStart + msToNs(e.latKong) + msToNs(e.latProxy) + msToNs(e.latReceive)
+	r.method, r.methodOther = normalizeMethod(e.method)
+	if len(e.tries) > 0 {
+		upstream := e.serviceName
+		if upstream == "" {
+			upstream = e.serviceHost
+		}
+		r.tryName = e.method
+		if upstream != "" {
+			r.tryName = a.concat(e.method, " ", upstream)
+		}
+	}
+	return r
+}
+
+// rootSpan is the SERVER span of the request, without its attributes.
+func rootSpan(e *logEntry, ids *traceIDs, r *requestFacts, o *spanOptions, a *arena) exporter.Span {
+	path, _ := splitQuery(e.uri)
+	s := exporter.Span{
+		TraceID:       ids.trace,
+		SpanID:        ids.root,
+		ParentSpanID:  ids.parent,
+		TraceState:    ids.traceState,
+		Flags:         uint32(ids.flags) | flagHasIsRemote,
+		Name:          rootSpanName(o.spanName, e.method, e.routePath, path, a),
+		Kind:          exporter.KindServer,
+		StartUnixNano: r.rootStart,
+		EndUnixNano:   r.rootEnd,
+	}
+	if ids.parent.IsValid() {
+		s.Flags |= flagIsRemote
+	}
+	if e.status >= 500 {
+		s.Status = exporter.StatusError
+	}
+	return s
+}
+
+// appendRootAttributes appends the SERVER span's attributes (at most
+// maxRootAttrs).
+func appendRootAttributes(attrs []exporter.Attribute, e *logEntry, r *requestFacts, o *spanOptions, a *arena) []exporter.Attribute {
 	scheme, host, port := splitURL(e.url)
 	path, query := splitQuery(e.uri)
-	method, methodOther := normalizeMethod(e.method)
-
 	attrs = append(attrs,
-		exporter.String("http.request.method", method),
+		exporter.String("http.request.method", r.method),
 		exporter.String("url.scheme", scheme),
 		exporter.String("url.path", path),
 	)
-	if methodOther {
+	if r.methodOther {
 		attrs = append(attrs, exporter.String("http.request.method_original", e.method))
 	}
 	if query != "" {
@@ -118,146 +200,125 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 	if e.status >= 500 {
 		attrs = append(attrs, exporter.String("error.type", a.itoa(e.status)))
 	}
-	root := exporter.Span{
-		TraceID:       ids.trace,
-		SpanID:        ids.root,
-		ParentSpanID:  ids.parent,
-		TraceState:    ids.traceState,
-		Flags:         uint32(ids.flags) | flagHasIsRemote,
-		Name:          rootSpanName(o.spanName, e.method, e.routePath, path, a),
-		Kind:          exporter.KindServer,
-		StartUnixNano: rootStart,
-		EndUnixNano:   rootEnd,
-	}
-	ends = append(ends, len(attrs))
-	if ids.parent.IsValid() {
-		root.Flags |= flagIsRemote
-	}
-	if e.status >= 500 {
-		root.Status = exporter.StatusError
-	}
-	spans = append(spans, root)
-
-	upstreamName := e.serviceName
-	if upstreamName == "" {
-		upstreamName = e.serviceHost
-	}
-	tryName := e.method
-	if upstreamName != "" {
-		tryName = a.concat(e.method, " ", upstreamName)
-	}
-	upstreamEnd := rootStart + msToNs(e.latKong) + msToNs(e.latProxy) + msToNs(e.latReceive)
-	lastCode := lastStatus(e.upstreamStatus)
-	for i, t := range e.tries {
-		last := i == len(e.tries)-1
-		start := uint64(t.startNs)
-		if start == 0 {
-			start = msToNs(t.startMs)
-		}
-		var end uint64
-		if last {
-			end = upstreamEnd
-			switch {
-			case e.latProxy < 0: // no answer from the upstream
-				end = rootEnd
-			case end < start:
-				// Kong's millisecond values are floored while the try's
-				// start has nanoseconds: the exchange ended within the
-				// millisecond after the one Kong reports.
-				end += 1e6
-			}
-			if end > rootEnd && rootEnd >= start {
-				end = rootEnd
-			}
-		} else {
-			next := e.tries[i+1]
-			end = uint64(next.startNs)
-			if end == 0 {
-				end = msToNs(next.startMs)
-			}
-		}
-		if end < start {
-			end = start
-		}
-		id := ids.upstream
-		if !last || !id.IsValid() {
-			id = o.newSpanID()
-		}
-		attrs = append(attrs,
-			exporter.String("http.request.method", method),
-			exporter.Int("kong.balancer.try", int64(i+1)),
-		)
-		attrs = appendNonEmpty(attrs, "server.address", e.serviceHost)
-		if e.servicePort > 0 {
-			attrs = append(attrs, exporter.Int("server.port", int64(e.servicePort)))
-		}
-		attrs = appendNonEmpty(attrs, "network.peer.address", t.ip)
-		if t.port > 0 {
-			attrs = append(attrs, exporter.Int("network.peer.port", int64(t.port)))
-		}
-		if e.upstreamURI != "" && t.ip != "" {
-			attrs = append(attrs, exporter.String("url.full", upstreamURL(e, t, o.redactQuery, a)))
-		}
-		attrs = appendNonEmpty(attrs, "kong.balancer.state", t.state)
-		attrs = append(attrs, exporter.Float("kong.balancer.latency_ms", t.latencyMs))
-		code := t.code
-		if last && code == 0 {
-			code = lastCode
-		}
-		if code > 0 {
-			attrs = append(attrs, exporter.Int("http.response.status_code", int64(code)))
-		}
-		// A client span is an error for 4xx and 5xx (HTTP semantic
-		// conventions), and a try Kong abandoned failed by definition.
-		status := exporter.StatusUnset
-		switch {
-		case !last || t.state != "":
-			status = exporter.StatusError
-			errType := t.state
-			if code > 0 {
-				errType = a.itoa(code)
-			}
-			if errType == "" {
-				errType = "failed"
-			}
-			attrs = append(attrs, exporter.String("error.type", errType))
-		case code >= 400:
-			status = exporter.StatusError
-			attrs = append(attrs, exporter.String("error.type", a.itoa(code)))
-		}
-		s := exporter.Span{
-			TraceID:       ids.trace,
-			SpanID:        id,
-			ParentSpanID:  ids.root,
-			TraceState:    ids.traceState,
-			Flags:         uint32(ids.flags) | flagHasIsRemote,
-			Name:          tryName,
-			Kind:          exporter.KindClient,
-			StartUnixNano: start,
-			EndUnixNano:   end,
-			Status:        status,
-		}
-		ends = append(ends, len(attrs))
-		spans = append(spans, s)
-		// A child must lie within its parent: stretch the root over a try
-		// that millisecond rounding put past the root's end.
-		if end > spans[first].EndUnixNano {
-			spans[first].EndUnixNano = end
-		}
-	}
-	owned := make([]exporter.Attribute, len(attrs))
-	copy(owned, attrs)
-	from := 0
-	for i, to := range ends {
-		s := &spans[first+i]
-		s.Attributes = owned[from:to:to]
-		limitAttributes(s, o)
-		from = to
-	}
-	return spans
+	return attrs
 }
 
-// The most attributes buildSpans gives a root span and a try span.
+// tryFacts is what one balancer try's span is built from.
+type tryFacts struct {
+	index      int // 0-based
+	last       bool
+	try        *balancerTry
+	start, end uint64
+	code       int // the status it got, if it got one
+}
+
+func newTryFacts(e *logEntry, r *requestFacts, i int) tryFacts {
+	t := tryFacts{index: i, last: i == len(e.tries)-1, try: &e.tries[i]}
+	t.start = tryStart(t.try)
+	if t.last {
+		t.end = r.upstreamEnd
+		switch {
+		case e.latProxy < 0: // no answer from the upstream
+			t.end = r.rootEnd
+		case t.end < t.start:
+			// Kong's millisecond values are floored while the try's
+			// start has nanoseconds: the exchange ended within the
+			// millisecond after the one Kong reports.
+			t.end += 1e6
+		}
+		if t.end > r.rootEnd && r.rootEnd >= t.start {
+			t.end = r.rootEnd
+		}
+	} else {
+		t.end = tryStart(&e.tries[i+1])
+	}
+	if t.end < t.start {
+		t.end = t.start
+	}
+	t.code = t.try.code
+	if t.last && t.code == 0 {
+		t.code = r.lastCode
+	}
+	return t
+}
+
+func tryStart(t *balancerTry) uint64 {
+	if t.startNs != 0 {
+		return uint64(t.startNs)
+	}
+	return msToNs(t.startMs)
+}
+
+// trySpan is the CLIENT span of one balancer try, without its attributes.
+// The last try carries the span id sent upstream (the upstream's server
+// span is its child); earlier ones get fresh ids.
+func trySpan(ids *traceIDs, r *requestFacts, t *tryFacts, o *spanOptions) exporter.Span {
+	id := ids.upstream
+	if !t.last || !id.IsValid() {
+		id = o.newSpanID()
+	}
+	s := exporter.Span{
+		TraceID:       ids.trace,
+		SpanID:        id,
+		ParentSpanID:  ids.root,
+		TraceState:    ids.traceState,
+		Flags:         uint32(ids.flags) | flagHasIsRemote,
+		Name:          r.tryName,
+		Kind:          exporter.KindClient,
+		StartUnixNano: t.start,
+		EndUnixNano:   t.end,
+	}
+	// A client span is an error for 4xx and 5xx (HTTP semantic
+	// conventions), and a try Kong abandoned failed by definition.
+	if !t.last || t.try.state != "" || t.code >= 400 {
+		s.Status = exporter.StatusError
+	}
+	return s
+}
+
+// appendTryAttributes appends a try span's attributes (at most
+// maxTryAttrs).
+func appendTryAttributes(attrs []exporter.Attribute, e *logEntry, r *requestFacts, t *tryFacts, o *spanOptions, a *arena) []exporter.Attribute {
+	try := t.try
+	attrs = append(attrs,
+		exporter.String("http.request.method", r.method),
+		exporter.Int("kong.balancer.try", int64(t.index+1)),
+	)
+	attrs = appendNonEmpty(attrs, "server.address", e.serviceHost)
+	if e.servicePort > 0 {
+		attrs = append(attrs, exporter.Int("server.port", int64(e.servicePort)))
+	}
+	attrs = appendNonEmpty(attrs, "network.peer.address", try.ip)
+	if try.port > 0 {
+		attrs = append(attrs, exporter.Int("network.peer.port", int64(try.port)))
+	}
+	if e.upstreamURI != "" && try.ip != "" {
+		attrs = append(attrs, exporter.String("url.full", upstreamURL(e, *try, o.redactQuery, a)))
+	}
+	attrs = appendNonEmpty(attrs, "kong.balancer.state", try.state)
+	attrs = append(attrs, exporter.Float("kong.balancer.latency_ms", try.latencyMs))
+	if t.code > 0 {
+		attrs = append(attrs, exporter.Int("http.response.status_code", int64(t.code)))
+	}
+	switch {
+	case !t.last || try.state != "":
+		errType := try.state
+		if t.code > 0 {
+			errType = a.itoa(t.code)
+		}
+		if errType == "" {
+			errType = "failed"
+		}
+		attrs = append(attrs, exporter.String("error.type", errType))
+	case t.code >= 400:
+		attrs = append(attrs, exporter.String("error.type", a.itoa(t.code)))
+	}
+	return attrs
+}
+
+// The most attributes buildSpans gives a root span and a try span: they
+// size the stack array attributes are gathered in (more still works, at
+// the cost of an allocation). TestAttributeCapsAreExact keeps them exact.
 const (
 	maxRootAttrs = 33
 	maxTryAttrs  = 11
