@@ -17,7 +17,8 @@ const (
 
 // access is the Access handler: read the incoming context, decide sampling,
 // choose the root and upstream span ids, propagate, and hand the ids to the
-// log phase. Its PDK budget (DESIGN §3):
+// log phase. Its PDK budget (every call is a socket round trip; the README's
+// "How it works" table, checked by test/e2e's TestPDKBudgetPerMode):
 //  1. read: one kong.request.get_header when one header carries the
 //     configured formats, else one kong.request.get_headers (none when
 //     nothing is extracted);

@@ -77,9 +77,8 @@ var (
 //
 // It reads the text once, keeping only the fields spans are built from and
 // skipping the rest (most of a payload: headers, query, entity details)
-// without building a tree; BenchmarkParse compares it with fastjson (which
-// it replaced, and which the differential tests keep as the reference),
-// encoding/json and gjson. Of duplicate keys the first wins, as with a
+// without building a tree; BenchmarkParse compares it with fastjson (the
+// differential tests' reference), encoding/json and gjson. Of duplicate keys the first wins, as with a
 // lookup in a parsed tree.
 func parseSerialized(payload string, w *parseWants, a *arena) (*logEntry, error) {
 	e := &logEntry{}
