@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/schema"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -180,12 +181,7 @@ func putRandom(b []byte) {
 }
 
 // redactedParams is trace-exporter's default redact_query_params.
-var redactedParams = []string{
-	"access_token", "api_key", "apikey", "auth", "client_secret", "code",
-	"id_token", "key", "password", "passwd", "pwd", "refresh_token",
-	"secret", "sig", "signature", "token", "x-amz-credential",
-	"x-amz-security-token", "x-amz-signature",
-}
+var redactedParams = schema.Defaults().RedactQueryParams
 
 func redactQueryOTel(q string) string {
 	if q == "" {
