@@ -143,9 +143,13 @@ func (rt *runtime) resolveIDs(e *logEntry) (traceIDs, bool) {
 	ids := traceIDs{trace: in.TraceID, root: newSpanID(), traceState: in.TraceState}
 	if ids.trace.IsValid() {
 		ids.parent = in.SpanID
+		if in.Random {
+			ids.flags |= flagRandom // the caller's promise holds for its trace id
+		}
 	} else {
 		ids.trace = newTraceID()
 		ids.traceState = ""
+		ids.flags |= flagRandom // our ids are random, as in the access phase
 	}
 	sampled := rt.sampler.ShouldSample(in, ids.trace)
 	if sampled {

@@ -51,6 +51,9 @@ func (rt *runtime) logPayload(payload string) {
 			return
 		}
 		rt.stats.TailKept.Add(1)
+		// Recorded and exported: the spans say sampled (OTLP flags, Zipkin's
+		// sampled), although the upstream was told otherwise.
+		ids.flags |= flagSampled
 	}
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries

@@ -66,11 +66,13 @@ func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
 			propagationNames: prop.Headers(),
 		},
 		spanOpts: spanOptions{
-			spanName:    cfg.SpanName,
-			redactQuery: cfg.RedactQueryParams,
-			maxAttrs:    cfg.MaxAttributes,
-			maxValueLen: cfg.MaxAttributeValueLength,
-			newSpanID:   newSpanID,
+			spanName:     cfg.SpanName,
+			redactQuery:  cfg.RedactQueryParams,
+			knownMethods: cfg.HTTPKnownMethods,
+			maxAttrs:     cfg.MaxAttributes,
+			maxValueLen:  cfg.MaxAttributeValueLength,
+			newSpanID:    newSpanID,
+			clampedTries: &env.Stats.TryStartClamped,
 		},
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,

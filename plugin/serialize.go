@@ -20,7 +20,9 @@ type logEntry struct {
 
 	tries []balancerTry
 
-	routeID, routeName, routePath                                     string
+	routeID, routeName                                                string
+	routePaths                                                        [maxRoutePaths]string // the first of route.paths
+	routePathCount                                                    int                   // route.paths, all of them
 	hasRoute                                                          bool
 	serviceID, serviceName, serviceHost, serviceProtocol, servicePath string
 	servicePort                                                       int
@@ -39,6 +41,10 @@ type logEntry struct {
 	propagationHeaders []capturedHeader
 	handoff            string
 }
+
+// maxRoutePaths bounds the route paths kept to choose http.route from; a
+// route with more is rare, and beyond them http.route may be left out.
+const maxRoutePaths = 8
 
 type balancerTry struct {
 	startMs, startNs     float64
@@ -589,14 +595,19 @@ func (e *logEntry) readRoute(sc *scanner, a *arena) {
 				continue
 			}
 		case "paths":
-			// The route's first path names the span (http.route).
+			// The path the router matched becomes http.route (matchedRoute).
 			if seen.first(keyRoutePaths) && sc.peek() == '[' {
-				for more, first := sc.enter(']'), true; more; more, first = sc.next(']'), false {
-					if first && sc.peek() == '"' {
-						e.routePath = sc.str(a)
+				for more := sc.enter(']'); more; more = sc.next(']') {
+					if sc.peek() != '"' {
+						sc.skip()
 						continue
 					}
-					sc.skip()
+					if e.routePathCount < maxRoutePaths {
+						e.routePaths[e.routePathCount] = sc.str(a)
+					} else {
+						sc.skip()
+					}
+					e.routePathCount++
 				}
 				continue
 			}

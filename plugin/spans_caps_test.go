@@ -20,7 +20,7 @@ func fullestEntry() *logEntry {
 			{startMs: 1726783839539, startNs: 1726783839539100000, latencyMs: 1, latencyNs: 1e6, ip: "10.0.0.1", port: 8080, state: "failed", code: 502},
 			{startMs: 1726783839541, startNs: 1726783839541100000, latencyMs: 1, latencyNs: 1e6, ip: "10.0.0.2", port: 8080, state: "next", code: 503},
 		},
-		routeID: "r1", routeName: "route", routePath: "/a", hasRoute: true,
+		routeID: "r1", routeName: "route", routePaths: [maxRoutePaths]string{"/b", "/a"}, routePathCount: 2, hasRoute: true,
 		serviceID: "s1", serviceName: "svc", serviceHost: "svc.internal", serviceProtocol: "http", servicePath: "/", servicePort: 8080, hasService: true,
 		consumerID: "c1", consumerUsername: "alice", consumerCustomID: "cust", credentialID: "cred",
 		clientIP: "192.0.2.1", startedAtMs: 1726783839538,
