@@ -85,7 +85,7 @@ func checkSamples(t *testing.T, out string) {
 	}
 
 	ok := one(samples[0].label)
-	if status(ok) != "200" || spans(ok) != 2 || !strings.Contains(ok, "route=/echo") || !strings.Contains(ok, "client GET echo") {
+	if status(ok) != "200" || spans(ok) != 2 || !strings.Contains(ok, "route=/echo") || !strings.Contains(ok, "client GET ") {
 		t.Errorf("success trace:\n%s", ok)
 	}
 	failed := one(samples[1].label)

@@ -32,7 +32,8 @@ func TestMalformedTraceHeaderCounted(t *testing.T) {
 		}))},
 	}})
 	metricsURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/metrics"
-	const invalid, requests = "trace_exporter_trace_headers_invalid_total", "trace_exporter_requests_total"
+	// Spans are built after the ids were resolved (and headers counted).
+	const invalid, built = "trace_exporter_trace_headers_invalid_total", "trace_exporter_spans_built_total"
 
 	bad := http.Header{"Traceparent": {"00-not-a-trace-context-01"}, "B3": {"zz-zz"}}
 	good := http.Header{"Traceparent": {"00-" + randomHex(16) + "-" + randomHex(8) + "-01"}}
@@ -48,8 +49,8 @@ func TestMalformedTraceHeaderCounted(t *testing.T) {
 	for _, s := range steps {
 		before := scrapeMetrics(t, metricsURL)
 		harness.Do(t, "GET", gw.URL()+s.path, s.header)
-		// The log event is handled after the response: wait for it.
-		after := waitMetrics(t, metricsURL, func(m map[string]float64) bool { return m[requests] > before[requests] })
+		// The log event is handled after the response: wait for its spans.
+		after := waitMetrics(t, metricsURL, func(m map[string]float64) bool { return m[built] > before[built] })
 		if got := after[invalid] - before[invalid]; got != s.wantMoved {
 			t.Errorf("%s: %s moved by %v, want %v", s.name, invalid, got, s.wantMoved)
 		}
