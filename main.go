@@ -59,11 +59,15 @@ func main() {
 	// warning level, and Kong logs each line the plugin server prints;
 	// export failures are reported by the pipelines' throttled logs instead.
 	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, os.Stderr))
-	startMetrics()
-	go flushOnSignal(shutdownTimeout())
+	// Every instance go-pdk starts shares one environment: the pipelines
+	// (flushed on SIGTERM) and the counters /metrics reads.
+	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	startMetrics(env)
+	go flushOnSignal(env.Pipelines, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
-	exporter.DefaultRegistry.BoundMemory()
-	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
+	env.Pipelines.BoundMemory()
+	constructor := func() any { return plugin.NewWithEnv(env) }
+	if err := server.StartServer(constructor, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
 		os.Exit(1)
 	}
@@ -72,7 +76,7 @@ func main() {
 // startMetrics serves /metrics when -metrics-listen or
 // TRACE_EXPORTER_METRICS_LISTEN asks for it. A bad address disables metrics
 // with an error in the log; the plugin itself keeps working.
-func startMetrics() {
+func startMetrics(env *plugin.Env) {
 	v := *metricsListen
 	if v == "" {
 		v = os.Getenv(metrics.EnvListen)
@@ -85,7 +89,7 @@ func startMetrics() {
 		slog.Error("metrics disabled", "error", err)
 		return
 	}
-	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector()), slog.Default())
+	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector(env.Pipelines, env.Stats)), slog.Default())
 }
 
 func dumpRequested() bool {
@@ -133,14 +137,14 @@ func pluginName() string {
 // flushOnSignal flushes every pipeline when Kong stops or reloads (both send
 // SIGTERM; go-pdk installs no handler, so the default would drop everything
 // queued), then exits 0.
-func flushOnSignal(timeout time.Duration) {
+func flushOnSignal(pipelines *exporter.Registry, timeout time.Duration) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-sigs
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := exporter.DefaultRegistry.ShutdownAll(ctx); err != nil {
+	if err := pipelines.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)
 	}
 	os.Exit(0)

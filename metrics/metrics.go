@@ -55,10 +55,10 @@ type Collector struct {
 	buildInfo                         *prometheus.Desc
 }
 
-// NewCollector reads pipelines from exporter.DefaultRegistry and the handlers'
-// counters from plugin.Counters.
-func NewCollector() *Collector {
-	return newCollector(exporter.DefaultRegistry.Stats, exporter.DefaultRegistry.Histograms, &plugin.Counters)
+// NewCollector reads the pipelines of reg and the handlers' counters of
+// stats: those of the plugin.Env the plugin server runs with.
+func NewCollector(reg *exporter.Registry, stats *plugin.Stats) *Collector {
+	return newCollector(reg.Stats, reg.Histograms, stats)
 }
 
 func newCollector(pipelines func() []exporter.PipelineStats, histograms func(string) (exporter.ExportHistograms, bool), counters *plugin.Stats) *Collector {
@@ -112,8 +112,9 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 	labelled(payloadErrors, "stream", func(s *plugin.Stats) *atomic.Int64 { return &s.PayloadStream })
 	labelled(payloadErrors, "too_large", func(s *plugin.Stats) *atomic.Int64 { return &s.PayloadTooLarge })
 	counter("handoff_invalid_total", "Malformed access-to-log hand-offs (ids were chosen again in the log phase).", func(s *plugin.Stats) *atomic.Int64 { return &s.HandoffInvalid })
-	counter("trace_headers_invalid_total", "Malformed incoming trace-context headers (a new trace was started).", func(s *plugin.Stats) *atomic.Int64 { return &s.HeaderInvalid })
+	counter("trace_headers_invalid_total", "Requests whose incoming trace-context headers were malformed (once per request; other configured formats were still read, else a new trace was started).", func(s *plugin.Stats) *atomic.Int64 { return &s.HeaderInvalid })
 	counter("handler_panics_total", "Recovered panics in the Kong phase handlers.", func(s *plugin.Stats) *atomic.Int64 { return &s.Panics })
+	counter("try_start_clamped_total", "Upstream tries whose start Kong reported before the request's start (Kong's clocks differ): the try span starts with its parent.", func(s *plugin.Stats) *atomic.Int64 { return &s.TryStartClamped })
 	counter("requests_queue_rejected_total", "Requests whose spans the pipeline refused (see pipeline_spans_dropped_total for why).", func(s *plugin.Stats) *atomic.Int64 { return &s.QueueRejected })
 	return c
 }

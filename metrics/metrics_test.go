@@ -190,7 +190,7 @@ func TestScrapeAfterRetriesAndDrops(t *testing.T) {
 	counters.SpansBuilt.Store(20)
 	counters.Unsampled.Store(3)
 	counters.PayloadStream.Store(2)
-	c := newCollector(reg.Stats, reg.Histograms, &counters)
+	c := NewCollector(reg, &counters)
 	srv := Start("127.0.0.1:0", NewRegistry(c), slog.New(slog.DiscardHandler))
 	defer srv.Close()
 	select {

@@ -17,7 +17,8 @@ const (
 
 // access is the Access handler: read the incoming context, decide sampling,
 // choose the root and upstream span ids, propagate, and hand the ids to the
-// log phase. Its PDK budget (DESIGN §3):
+// log phase. Its PDK budget (every call is a socket round trip; the README's
+// "How it works" table, checked by test/e2e's TestPDKBudgetPerMode):
 //  1. read: one kong.request.get_header when one header carries the
 //     configured formats, else one kong.request.get_headers (none when
 //     nothing is extracted);
@@ -33,7 +34,7 @@ func (rt *runtime) access(k kongCaller) {
 	}
 	in, err := rt.readIncoming(k)
 	if err != nil {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return
 	}
 	traceID, newTrace := in.TraceID, !in.TraceID.IsValid()
@@ -61,25 +62,25 @@ func (rt *runtime) access(k kongCaller) {
 
 	for _, name := range rt.prop.ClearHeaders {
 		if err := callClearUpstreamHeader(k, name); err != nil {
-			Counters.PDKErrors.Add(1)
+			rt.stats.PDKErrors.Add(1)
 			return
 		}
 	}
 	var buf [8]propagation.Header
 	if headers := rt.prop.Inject(buf[:0], out); len(headers) > 0 {
 		if err := callSetUpstreamHeaders(k, headerStruct(headers)); err != nil {
-			Counters.PDKErrors.Add(1)
+			rt.stats.PDKErrors.Add(1)
 			return
 		}
 	}
 	h := handoff{ids: ids, accessUnixMs: time.Now().UnixMilli()}
 	if err := callSetSerializeValue(k, handoffKey, h.encode()); err != nil {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return
 	}
 	if name := rt.cfg.HTTPResponseHeaderForTraceID; name != "" {
 		if err := callSetResponseHeader(k, name, traceID.String()); err != nil {
-			Counters.PDKErrors.Add(1)
+			rt.stats.PDKErrors.Add(1)
 		}
 	}
 }
@@ -94,15 +95,25 @@ func (rt *runtime) readIncoming(k kongCaller) (propagation.SpanContext, error) {
 		if err != nil {
 			return propagation.SpanContext{}, err
 		}
-		in, _ := rt.prop.Extract(propagation.SingleHeader{Name: name, Value: v})
-		return in, nil
+		return rt.extract(propagation.SingleHeader{Name: name, Value: v}), nil
 	}
 	s, err := callGetHeaders(k)
 	if err != nil {
 		return propagation.SpanContext{}, err
 	}
-	in, _ := rt.prop.Extract(propagation.StructHeaders{S: s})
-	return in, nil
+	return rt.extract(propagation.StructHeaders{S: s}), nil
+}
+
+// extract reads the incoming context and counts a request whose
+// trace-context headers were malformed, once whatever the number of bad
+// formats. Each request is extracted once: in the access phase, or in the
+// log phase when access did not run.
+func (rt *runtime) extract(h propagation.Getter) propagation.SpanContext {
+	in, _, bad := rt.prop.ExtractChecked(h)
+	if bad != 0 {
+		rt.stats.HeaderInvalid.Add(1)
+	}
+	return in
 }
 
 func headerStruct(headers []propagation.Header) *structpb.Struct {
@@ -123,18 +134,22 @@ func (rt *runtime) resolveIDs(e *logEntry) (traceIDs, bool) {
 		if err == nil {
 			return h.ids, h.sampled()
 		}
-		Counters.HandoffInvalid.Add(1)
+		rt.stats.HandoffInvalid.Add(1)
 	}
 	var in propagation.SpanContext
 	if len(e.propagationHeaders) > 0 {
-		in, _ = rt.prop.Extract(savedHeaders(e.propagationHeaders))
+		in = rt.extract(savedHeaders(e.propagationHeaders))
 	}
 	ids := traceIDs{trace: in.TraceID, root: newSpanID(), traceState: in.TraceState}
 	if ids.trace.IsValid() {
 		ids.parent = in.SpanID
+		if in.Random {
+			ids.flags |= flagRandom // the caller's promise holds for its trace id
+		}
 	} else {
 		ids.trace = newTraceID()
 		ids.traceState = ""
+		ids.flags |= flagRandom // our ids are random, as in the access phase
 	}
 	sampled := rt.sampler.ShouldSample(in, ids.trace)
 	if sampled {

@@ -18,13 +18,13 @@ import (
 //
 // Every call it makes is one Kong serves from saved data in its log timer.
 func (rt *runtime) log(k kongCaller) {
-	Counters.Requests.Add(1)
+	rt.stats.Requests.Add(1)
 	if rt.decisions.probeFirst() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
 	if err != nil {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return
 	}
 	rt.logPayload(payload)
@@ -41,28 +41,31 @@ func (rt *runtime) logPayload(payload string) {
 	a := newArena(arenaSize(len(payload)))
 	var e logEntry
 	if err := e.parse(payload, &rt.wants, &a); err != nil {
-		countPayloadError(err)
+		rt.countPayloadError(err)
 		return
 	}
 	ids, sampled := rt.resolveIDs(&e)
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
-			Counters.Unsampled.Add(1)
+			rt.stats.Unsampled.Add(1)
 			return
 		}
-		Counters.TailKept.Add(1)
+		rt.stats.TailKept.Add(1)
+		// Recorded and exported: the spans say sampled (OTLP flags, Zipkin's
+		// sampled), although the upstream was told otherwise.
+		ids.flags |= flagSampled
 	}
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
-		Counters.SpansBuilt.Add(int64(len(spans)))
+		rt.stats.SpansBuilt.Add(int64(len(spans)))
 		rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
-	Counters.SpansBuilt.Add(int64(len(spans)))
+	rt.stats.SpansBuilt.Add(int64(len(spans)))
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
@@ -71,7 +74,7 @@ func (rt *runtime) logPayload(payload string) {
 
 func (rt *runtime) enqueue(spans []exporter.Span) {
 	if !rt.pipe.Enqueue(spans) {
-		Counters.QueueRejected.Add(1)
+		rt.stats.QueueRejected.Add(1)
 	}
 }
 
@@ -80,14 +83,14 @@ func (rt *runtime) enqueue(spans []exporter.Span) {
 // (most of which is headers and entity fields that are skipped).
 func arenaSize(payloadLen int) int { return 512 + payloadLen/8 }
 
-func countPayloadError(err error) {
+func (rt *runtime) countPayloadError(err error) {
 	switch err {
 	case errStream:
-		Counters.PayloadStream.Add(1)
+		rt.stats.PayloadStream.Add(1)
 	case errTooLarge:
-		Counters.PayloadTooLarge.Add(1)
+		rt.stats.PayloadTooLarge.Add(1)
 	default:
-		Counters.PayloadInvalid.Add(1)
+		rt.stats.PayloadInvalid.Add(1)
 	}
 }
 
@@ -97,7 +100,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 	v, err := callGetSerializeValues(k)
 	if err != nil {
 		// The same data feeds serialize: it would fail too.
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return true
 	}
 	s, ok := handoffFromSerializeValues(v)
@@ -119,7 +122,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 			return false
 		}
 	}
-	Counters.Unsampled.Add(1)
+	rt.stats.Unsampled.Add(1)
 	return true
 }
 
@@ -132,8 +135,9 @@ func (rt *runtime) tailKeeps(status int, latencyMs float64) bool {
 // decisionStats tracks the share of unsampled requests an instance's access
 // phase decided, to choose the log handler's first call: serialize when most
 // requests are kept, the small hand-off probe when most are dropped. The
-// probe costs about a tenth of a serialize, so it pays when more than a
-// fifth of the requests are unsampled.
+// probe answers with the hand-off alone instead of the whole payload, so it
+// is far cheaper than a serialize; taking it first pays once more than a
+// fifth of the requests are unsampled (a sampled request then pays both).
 type decisionStats struct {
 	seen      atomic.Uint32 // decisions in the current window
 	unsampled atomic.Uint32

@@ -1,10 +1,7 @@
 package plugin
 
 import (
-	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"sync"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin/propagation"
@@ -14,6 +11,8 @@ import (
 // runtime is what an instance compiles from its config at StartInstance, so
 // the handlers do no per-request set-up.
 type runtime struct {
+	env       *Env
+	stats     *Stats // env.Stats
 	cfg       *schema.Config
 	pipe      *exporter.Handle
 	procs     *exporter.Processors // nil: no span processor applies (nothing to do per request)
@@ -28,7 +27,7 @@ type runtime struct {
 	accessOff bool
 }
 
-func newRuntime(cfg *schema.Config) (*runtime, error) {
+func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
 	prop, err := propagation.ResolveConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -37,20 +36,23 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := exporter.DefaultRegistry.Acquire(cfg)
+	pipe, err := env.Pipelines.Acquire(cfg)
 	if err != nil {
 		return nil, err
 	}
 	// Headers are parsed out of the payload only for the processors that
-	// read them (capture_*_headers is the built-in one).
+	// read them (capture_*_headers is the built-in one). The chain never
+	// lists a credential or redacted header.
 	var requestHeaders, responseHeaders []string
 	if procs != nil {
 		requestHeaders, responseHeaders = procs.Headers()
 	}
 	if cfg.LogsEndpoint != "" {
-		warnOnce(&logsEndpointWarning, "logs_endpoint is ignored: this plugin exports traces only")
+		warnOnce(&env.logsEndpointWarning, "logs_endpoint is ignored: this plugin exports traces only")
 	}
 	rt := &runtime{
+		env:     env,
+		stats:   env.Stats,
 		cfg:     cfg,
 		pipe:    pipe,
 		procs:   procs,
@@ -59,16 +61,18 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 		tail:    cfg.TailSampling,
 		wants: parseWants{
 			handoffKey:       handoffKey,
-			captureRequest:   withoutRedacted(requestHeaders, cfg.RedactHeaders),
-			captureResponse:  withoutRedacted(responseHeaders, cfg.RedactHeaders),
+			captureRequest:   requestHeaders,
+			captureResponse:  responseHeaders,
 			propagationNames: prop.Headers(),
 		},
 		spanOpts: spanOptions{
-			spanName:    cfg.SpanName,
-			redactQuery: cfg.RedactQueryParams,
-			maxAttrs:    cfg.MaxAttributes,
-			maxValueLen: cfg.MaxAttributeValueLength,
-			newSpanID:   newSpanID,
+			spanName:     cfg.SpanName,
+			redactQuery:  cfg.RedactQueryParams,
+			knownMethods: cfg.HTTPKnownMethods,
+			maxAttrs:     cfg.MaxAttributes,
+			maxValueLen:  cfg.MaxAttributeValueLength,
+			newSpanID:    newSpanID,
+			clampedTries: &env.Stats.TryStartClamped,
 		},
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
@@ -76,17 +80,6 @@ func newRuntime(cfg *schema.Config) (*runtime, error) {
 	// Until the access phase has seen traffic, expect what the rate says.
 	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)
 	return rt, nil
-}
-
-// withoutRedacted drops header names that must never be exported.
-func withoutRedacted(names, redact []string) []string {
-	var out []string
-	for _, n := range names {
-		if !schema.IsAlwaysRedacted(n) && !slices.Contains(redact, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // process runs the instance's span processors on a request's spans, then
@@ -139,7 +132,3 @@ func putUint64(b []byte, v uint64) {
 		v >>= 8
 	}
 }
-
-var logsEndpointWarning sync.Once
-
-func warnOnce(once *sync.Once, msg string) { once.Do(func() { slog.Warn(msg) }) }

@@ -57,6 +57,7 @@ type Config struct {
 	CaptureResponseHeaders  []string     `json:"capture_response_headers"`
 	MaxAttributes           int          `json:"max_attributes"`
 	MaxAttributeValueLength int          `json:"max_attribute_value_length"`
+	HTTPKnownMethods        []string     `json:"http_known_methods"`
 }
 
 // Queue mirrors Kong's generic queue record (kong/tools/queue_schema.lua).

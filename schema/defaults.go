@@ -42,10 +42,20 @@ func Defaults() Config {
 			"id_token", "key", "password", "passwd", "pwd", "refresh_token",
 			"secret", "sig", "signature", "token", "x-amz-credential",
 			"x-amz-security-token", "x-amz-signature",
+			// The semantic conventions' list for url.query and url.full.
+			"awsaccesskeyid", "x-goog-signature",
 		},
 		MaxAttributes:           128,
 		MaxAttributeValueLength: 2048,
+		HTTPKnownMethods:        HTTPKnownMethods(),
 	}
+}
+
+// HTTPKnownMethods returns the HTTP semantic conventions' default known
+// methods: RFC 9110's, PATCH (RFC 5789) and QUERY. Any other method is
+// exported as _OTHER.
+func HTTPKnownMethods() []string {
+	return []string{"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 }
 
 // AlwaysRedactedHeaders are never exported, whatever the configuration says.

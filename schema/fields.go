@@ -57,6 +57,8 @@ const luaHeaderName = "^[%w!#$%%&'*+%-.^_`|~]+$"
 
 var (
 	headerName = &Field{Type: "string", Match: luaHeaderName}
+	// httpMethod is an RFC 9110 method: a token, like a header name.
+	httpMethod = &Field{Type: "string", Match: luaHeaderName, Doc: "an HTTP method token"}
 	// capturableHeader refuses, whatever their case, the headers that are
 	// never exported, so Kong refuses them when the config is written
 	// instead of the plugin refusing the instance on every request.
@@ -171,6 +173,8 @@ var configFields = []Field{
 	{Name: "capture_response_headers", Type: "array", Elements: capturableHeader, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
 	{Name: "max_attributes", Type: "integer", Between: between(1, 1000), Doc: "Attributes per span; more are dropped and counted."},
 	{Name: "max_attribute_value_length", Type: "integer", Between: between(16, 1<<20), Doc: "Characters per string attribute value; longer values are truncated."},
+	{Name: "http_known_methods", Type: "array", Elements: httpMethod,
+		Doc: "HTTP methods exported as they are (case-sensitive; the list replaces the default, as OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS does in OpenTelemetry SDKs). Any other method is exported as http.request.method _OTHER with http.request.method_original, and names the span HTTP."},
 }
 
 // Fields returns the configuration's field tree with defaults filled in from

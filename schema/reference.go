@@ -94,7 +94,10 @@ func allowedText(f Field) string {
 	if c.Gt != nil {
 		parts = append(parts, fmt.Sprintf("> %v", number(*c.Gt)))
 	}
-	if c.Match == luaHeaderName {
+	switch {
+	case c.Match == luaHeaderName && c.Doc != "":
+		parts = append(parts, c.Doc) // a token that is not a header name
+	case c.Match == luaHeaderName:
 		parts = append(parts, "a header name")
 	}
 	if len(c.MatchNone) > 0 {

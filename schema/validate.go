@@ -64,6 +64,11 @@ func (c *Config) Validate() error {
 	checkHeaderList("redact_headers", c.RedactHeaders, false, add)
 	checkHeaderList("capture_request_headers", c.CaptureRequestHeaders, true, add)
 	checkHeaderList("capture_response_headers", c.CaptureResponseHeaders, true, add)
+	for _, m := range c.HTTPKnownMethods {
+		if !validHeaderName(m) { // a method is a token too
+			add("http_known_methods", "%q is not a valid HTTP method", m)
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}

@@ -17,7 +17,8 @@
 //	set := cfg.Inject(buf[:0], out)               // headers to set upstream
 //
 // Malformed headers never fail a request: they are skipped (the next
-// configured format is tried) and counted per format, see [MalformedCount].
+// configured format is tried) and reported to the caller, which counts them
+// (see [ExtractChecked]).
 // The W3C baggage header and the vendor baggage headers (uberctx-*,
 // ot-baggage-*) are never read or written: they reach the upstream untouched.
 package propagation

@@ -13,8 +13,9 @@ import (
 )
 
 // budgetRequest is one kind of request sent to a mode's route, with the PDK
-// calls each phase must make for it (DESIGN §3). A nil access list means
-// the access phase must not run at all (no route matched).
+// calls each phase must make for it (the README's PDK budget table). A nil
+// access list means the access phase must not run at all (no route
+// matched).
 type budgetRequest struct {
 	name     string
 	query    string
@@ -92,9 +93,9 @@ func budgetModes() []budgetMode {
 	}
 }
 
-// The PDK budget of DESIGN §3, per request and per mode, through the Kong
-// emulator running the real plugin (each mode is a route with its own
-// plugin instance), for three Kong versions; spans go to an in-process
+// The PDK budget of the README's table, per request and per mode, through
+// the Kong emulator running the real plugin (each mode is a route with its
+// own plugin instance), for three Kong versions; spans go to an in-process
 // OTLP receiver so the test also proves the budget is not met by doing less
 // than exporting. No request may make a call Kong would fail.
 func TestPDKBudgetPerMode(t *testing.T) {

@@ -1,0 +1,35 @@
+package plugin
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+)
+
+// Env is what the plugin instances of one process share: the registry of
+// export pipelines their spans go to, and the counters of what the handlers
+// did. The process builds one, hands it to go-pdk's constructor
+// (NewWithEnv) and to whatever reads the counters (the metrics collector).
+// Nothing else in this package is shared between instances.
+type Env struct {
+	Pipelines *exporter.Registry
+	Stats     *Stats
+
+	lastPanicLog        atomic.Int64 // unix seconds of the last logged handler panic
+	logsEndpointWarning sync.Once
+}
+
+// NewEnv returns an environment sending spans to pipelines, with counters
+// of its own.
+func NewEnv(pipelines *exporter.Registry) *Env {
+	return &Env{Pipelines: pipelines, Stats: &Stats{}}
+}
+
+// defaultEnv backs instances built with New (tests, tools, the Kong 2.x
+// build): exporter.DefaultRegistry and counters of their own.
+var defaultEnv = sync.OnceValue(func() *Env { return NewEnv(exporter.DefaultRegistry) })
+
+// warnOnce logs msg the first time it is called for once.
+func warnOnce(once *sync.Once, msg string) { once.Do(func() { slog.Warn(msg) }) }
