@@ -29,6 +29,7 @@ type Config struct {
 	HTTPResponseHeaderForTraceID string            `json:"http_response_header_for_traceid"`
 	HeaderType                   string            `json:"header_type"` // deprecated: propagation
 	SamplingRate                 float64           `json:"sampling_rate"`
+	SamplingStrategy             SamplingStrategy  `json:"sampling_strategy"` // Kong 3.11
 	Propagation                  Propagation       `json:"propagation"`
 
 	// Backend selection and transport (ours).
@@ -135,6 +136,22 @@ const (
 	SpanNameMethodRoute SpanName = "method_route" // "GET /users" (route path), "GET" without route
 	SpanNameMethodPath  SpanName = "method_path"  // "GET /users/42" (request path: high cardinality)
 	SpanNameMethod      SpanName = "method"       // "GET"
+)
+
+// SamplingStrategy says how an incoming sampling decision is treated
+// (Kong 3.11's sampling_strategy).
+type SamplingStrategy string
+
+// Sampling strategies, as Kong names them.
+const (
+	// SamplingParentProbabilityFallback honours a caller's sampled and
+	// not-sampled flag; the probability decides only without one. This
+	// plugin's default.
+	SamplingParentProbabilityFallback SamplingStrategy = "parent_probability_fallback"
+	// SamplingParentDropProbabilityFallback honours only a caller's
+	// not-sampled flag; otherwise the probability decides, even for a
+	// sampled caller. Kong's default.
+	SamplingParentDropProbabilityFallback SamplingStrategy = "parent_drop_probability_fallback"
 )
 
 // Propagation formats, as Kong names them.
