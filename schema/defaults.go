@@ -47,6 +47,8 @@ func Defaults() Config {
 		},
 		MaxAttributes:           128,
 		MaxAttributeValueLength: 2048,
+
+		RemoteSampling: RemoteSampling{PollInterval: 60},
 	}
 }
 

@@ -34,6 +34,11 @@ func writeRows(b *strings.Builder, fields []Field, prefix string) {
 			writeRows(b, f.Fields, name+".")
 			continue
 		}
+		if f.Type == "array" && f.Elements.Type == "record" {
+			fmt.Fprintf(b, "| `%s` | array of record | | | %s |\n", name, escape(f.Doc))
+			writeRows(b, f.Elements.Fields, name+"[].")
+			continue
+		}
 		doc := f.Doc
 		if f.Deprecated != "" {
 			doc = "**Deprecated** (use `" + f.Deprecated + "`). " + strings.TrimPrefix(doc, "Deprecated: "+f.Deprecated+".")
@@ -94,8 +99,13 @@ func allowedText(f Field) string {
 	if c.Gt != nil {
 		parts = append(parts, fmt.Sprintf("> %v", number(*c.Gt)))
 	}
-	if c.Match == luaHeaderName {
+	switch c.Match {
+	case luaHeaderName:
 		parts = append(parts, "a header name")
+	case luaMethod:
+		parts = append(parts, "upper-case letters")
+	case luaPathPrefix:
+		parts = append(parts, "starts with /")
 	}
 	if len(c.MatchNone) > 0 {
 		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))
