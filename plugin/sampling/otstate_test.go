@@ -8,13 +8,13 @@ import (
 
 func TestParseOT(t *testing.T) {
 	for ts, want := range map[string]otState{
-		"":                                     {},
-		"vendor=x":                             {},
-		"ot=th:8":                              {th: 0x80000000000000, hasTh: true},
+		"":                                    {},
+		"vendor=x":                            {},
+		"ot=th:8":                             {th: 0x80000000000000, hasTh: true},
 		"a=b, ot=rv:6e6d1a75832a2f;th:fd70a ": {th: 0xfd70a000000000, hasTh: true, rv: 0x6e6d1a75832a2f, hasRv: true},
-		"ot=th:XYZ;rv:short":                   {},
-		"ot=p:8;r:62":                          {},
-		"xot=th:8":                             {},
+		"ot=th:XYZ;rv:short":                  {},
+		"ot=p:8;r:62":                         {},
+		"xot=th:8":                            {},
 	} {
 		if got := parseOT(ts); got != want {
 			t.Errorf("%q: %+v, want %+v", ts, got, want)

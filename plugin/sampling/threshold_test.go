@@ -121,3 +121,5 @@ func TestRatioKeepsItsShareConsistently(t *testing.T) {
 		}
 	}
 }
+
+func binomialBounds(n int, p float64) (int, int) { return binomial.Interval(n, p, 1e-9) }
