@@ -43,7 +43,7 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 		slog.Error("plugin config refused", "error", err)
 		return err
 	}
-	rt, err := newRuntime(&p.Config)
+	rt, err := newScopedRuntime(&p.Config, pluginID(data))
 	if err != nil {
 		slog.Error("plugin instance not started", "error", err)
 		return err

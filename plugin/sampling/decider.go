@@ -204,6 +204,9 @@ func thAfterProbability(ts string, ratio Ratio, exact bool) string {
 			return ts
 		}
 	}
+	if ts == "" {
+		return ratio.alone // a new trace's: no allocation
+	}
 	return withTh(ts, ratio.tvalue)
 }
 

@@ -150,7 +150,9 @@ func TestRulesInOrder(t *testing.T) {
 			{RouteName: "orders", SamplingRate: 1},
 		}
 	})
-	h := func(hs propagation.Getter) *Head { return &Head{TraceID: traceWith(highR), NewTrace: true, Headers: hs} }
+	h := func(hs propagation.Getter) *Head {
+		return &Head{TraceID: traceWith(highR), NewTrace: true, Headers: hs}
+	}
 	for _, tc := range []struct {
 		name    string
 		headers propagation.Getter
@@ -258,5 +260,96 @@ func TestRemoteRateLimitingAndTags(t *testing.T) {
 	dec := fresh.Decide(&Head{TraceID: traceWith(highR), NewTrace: true})
 	if got := fresh.Refine(dec.Pending, dec.Sampled, traceWith(highR), dec.TraceState, true, &RequestLine{}); !got.Sampled || got.Tag != (SamplerTag{"probabilistic", 0.5}) {
 		t.Errorf("before the first strategy: %+v", got)
+	}
+}
+
+// The decision from real extracted headers of each kind of caller.
+func TestDecideFromExtractedHeaders(t *testing.T) {
+	never := newTestDecider(t, func(c *schema.Config) { c.SamplingRate = 0 })
+	always := newTestDecider(t, nil)
+	hm := func(kv ...string) propagation.HeaderMap {
+		m := propagation.HeaderMap{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = []string{kv[i+1]}
+		}
+		return m
+	}
+	const (
+		w3cTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		w3cSpan  = "00f067aa0ba902b7"
+	)
+	for _, tc := range []struct {
+		name          string
+		h             propagation.HeaderMap
+		atZero, atOne bool
+		format        propagation.Format
+	}{
+		{"w3c 01", hm("traceparent", "00-"+w3cTrace+"-"+w3cSpan+"-01"), true, true, propagation.W3C},
+		{"w3c 00", hm("traceparent", "00-"+w3cTrace+"-"+w3cSpan+"-00"), false, false, propagation.W3C},
+		{"b3 no decision", hm("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1"), false, true, propagation.B3},
+		{"b3: 0 without ids", hm("b3", "0"), false, false, propagation.B3},
+		{"b3 debug", hm("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7", "x-b3-spanid", "e457b5a2e4d86bd1", "x-b3-flags", "1"), true, true, propagation.B3},
+		{"aws Sampled=?", hm("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?"), false, true, propagation.AWS},
+		{"nothing", propagation.HeaderMap{}, false, true, propagation.W3C},
+	} {
+		in, _ := propagation.Extract(tc.h, []propagation.Format{tc.format})
+		id, fresh := in.TraceID, false
+		if !id.IsValid() {
+			id, fresh = exporter.TraceID{15: 1}, true
+		}
+		for d, want := range map[*Decider]bool{never: tc.atZero, always: tc.atOne} {
+			if got := d.Decide(&Head{Parent: in, TraceID: id, NewTrace: fresh, TraceState: in.TraceState}); got.Sampled != want {
+				t.Errorf("%s: %v, want %v", tc.name, got.Sampled, want)
+			}
+		}
+	}
+}
+
+// Ids of every shape are sampled at their rate: 64-bit ids padded with
+// zeros (Kong's own sampler keeps all or none of those, it reads the high
+// half) and AWS X-Ray ids of one second (whose high bytes are the time).
+func TestDecideIDShapes(t *testing.T) {
+	shapes := map[string]func(*rand.Rand) exporter.TraceID{
+		"128-bit": func(r *rand.Rand) exporter.TraceID {
+			var id exporter.TraceID
+			for i := range id {
+				id[i] = byte(r.Uint32())
+			}
+			return id
+		},
+	}
+	shapes["64-bit padded"] = func(r *rand.Rand) exporter.TraceID { id := shapes["128-bit"](r); clear(id[:8]); return id }
+	shapes["aws same second"] = func(r *rand.Rand) exporter.TraceID {
+		id := shapes["128-bit"](r)
+		copy(id[:4], []byte{0x57, 0x59, 0xe9, 0x88})
+		return id
+	}
+	const n = 50_000
+	for name, gen := range shapes {
+		for _, rate := range []float64{0.01, 0.25, 0.5} {
+			d := newTestDecider(t, func(c *schema.Config) { c.SamplingRate = rate })
+			r := rand.New(rand.NewPCG(9, uint64(rate*1000)))
+			kept := 0
+			for range n {
+				if d.Decide(&Head{TraceID: gen(r)}).Sampled {
+					kept++
+				}
+			}
+			lo, hi := binomialBounds(n, ThresholdOf(rate).Probability())
+			if kept < lo || kept > hi {
+				t.Errorf("%s at %v: kept %d of %d, outside [%d, %d]", name, rate, kept, n, lo, hi)
+			}
+		}
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	cfg := schema.Defaults()
+	cfg.SamplingRate = 0.25
+	d, _ := NewDecider(&cfg, b.Name())
+	h := &Head{TraceID: traceWith(highR), NewTrace: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Decide(h)
 	}
 }

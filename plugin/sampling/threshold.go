@@ -119,6 +119,7 @@ func parseHex56(s string, minLen int) (uint64, bool) {
 type Ratio struct {
 	t      Threshold
 	tvalue string // "" for never
+	alone  string // the tracestate holding only this threshold: "ot=th:<tvalue>"
 }
 
 // NewRatio compiles probability p (clamped to [0, 1]).
@@ -127,6 +128,7 @@ func NewRatio(p float64) Ratio {
 	r := Ratio{t: t}
 	if t < maxAdjustedCount {
 		r.tvalue = t.TValue()
+		r.alone = otKey + "=" + subKeyTh + subKeyValue + r.tvalue
 	}
 	return r
 }
