@@ -16,6 +16,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // Namespace prefixes every metric name.
@@ -189,6 +190,7 @@ func constHistogram(d *prometheus.Desc, h exporter.Histogram, labels []string) p
 // process collectors (memory, goroutines, GC, file descriptors, CPU).
 func NewRegistry(c *Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(c, newSamplingCollector(&sampling.Counters),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
