@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 	"github.com/trace-exporter/trace-exporter/test/binomial"
 	"github.com/trace-exporter/trace-exporter/test/harness"
-	"github.com/trace-exporter/trace-exporter/test/jaegertest"
+	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
 // falseAlarm is the chance a correct sampler's count falls outside the
@@ -201,5 +202,225 @@ func TestSamplingStrategy(t *testing.T) {
 	}
 }
 
-var _ = time.Second
-var _ = jaegertest.Tag{}
+// Rate limits hold within 10 % over 10 s of traffic well above them: the
+// plugin's max_traces_per_second (a token bucket per plugin entity in the
+// plugin server) and a rate-limiting strategy from Jaeger's
+// remote_sampling. Counted from what the upstream was told (the decision
+// is taken in the access phase), and every trace the upstream was told
+// about is in Jaeger.
+func TestRateLimitsHold(t *testing.T) {
+	t.Parallel()
+	const service = "e2e-ratelimit"
+	sj := startSamplingJaeger(t, `{"default_strategy": {"type": "probabilistic", "param": 1},
+	  "service_strategies": [{"service": "e2e-ratelimit", "type": "ratelimiting", "param": 15}]}`)
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	base := map[string]any{"tail_sampling": map[string]any{"status_code_min": 0}, "http_response_header_for_traceid": traceIDHeader}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return pluginConfig(sj.OTLPHTTPURL(), service, m)
+	}
+	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+		"services": []any{map[string]any{"name": "limits", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "capped", "paths": []string{"/capped"},
+				"plugins": []any{plugin(with("max_traces_per_second", 20))}},
+			map[string]any{"name": "jaeger-rate", "paths": []string{"/jaeger-rate"},
+				"plugins": []any{plugin(with("remote_sampling", map[string]any{"endpoint": sj.SamplingURL}))}},
+		}}},
+	}})
+	startInstances(t, gw, "/capped", "/jaeger-rate")
+	waitPluginOutput(t, gw, "kind=ratelimiting")
+
+	// 11 s at about 100 requests per second per route; the first second
+	// drains the buckets' initial tokens and is not counted.
+	const warmup, window = time.Second, 10 * time.Second
+	start := time.Now()
+	routes := []string{"/capped", "/jaeger-rate"}
+	sentTo := make([][]sent, len(routes))
+	var wg sync.WaitGroup
+	for i, path := range routes {
+		wg.Go(func() {
+			tick := time.NewTicker(40 * time.Millisecond)
+			defer tick.Stop()
+			for time.Since(start) < warmup+window {
+				<-tick.C
+				paths := []string{path, path, path, path} // 4 per tick: 100/s
+				sentTo[i] = append(sentTo[i], sendAll(t, gw, up, paths, nil, 4)...)
+			}
+		})
+	}
+	wg.Wait()
+	results := map[string][]sent{routes[0]: sentTo[0], routes[1]: sentTo[1]}
+	flagged := 0
+	for path, rate := range map[string]float64{"/capped": 20, "/jaeger-rate": 15} {
+		inWindow, kept := 0, 0
+		for _, r := range results[path] {
+			if r.upstream {
+				flagged++
+			}
+			if r.at.Sub(start) < warmup || r.at.Sub(start) >= warmup+window {
+				continue
+			}
+			inWindow++
+			if r.upstream {
+				kept++
+			}
+		}
+		want := rate * window.Seconds()
+		t.Logf("%s: %d of %d requests sampled in %v, limit %v/s", path, kept, inWindow, window, rate)
+		if float64(inWindow) < 3*want {
+			t.Fatalf("%s: only %d requests in the window: the test did not exceed the limit", path, inWindow)
+		}
+		if d := float64(kept) - want; d > want/10 || d < -want/10 {
+			t.Errorf("%s: %d traces sampled in %v, want %v ± 10 %%", path, kept, window, want)
+		}
+	}
+	roots := exportedRoots(t, sj.Jaeger, service, flagged)
+	if len(roots) != flagged {
+		t.Errorf("%d traces in Jaeger, %d told sampled upstream", len(roots), flagged)
+	}
+}
+
+// Rules are tried in order and the first that matches decides: header
+// conditions in the access phase (the upstream is told), route and path
+// conditions in the log phase (the gateway's spans); no extra PDK call
+// either way, even with a single-header propagation format.
+func TestSamplingRulesWinInOrder(t *testing.T) {
+	t.Parallel()
+	j := harness.Jaeger(t)
+	service := uniqueService("e2e-rules")
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	cfg := pluginConfig(j.OTLPHTTPURL(), service, map[string]any{
+		"sampling_rate":                    0,
+		"tail_sampling":                    map[string]any{"status_code_min": 0},
+		"http_response_header_for_traceid": traceIDHeader,
+		"propagation":                      map[string]any{"extract": []string{"jaeger"}, "inject": []string{"w3c"}},
+		"sampling_rules": []any{
+			map[string]any{"header_name": "x-synthetic", "header_value": "true", "sampling_rate": 0},
+			map[string]any{"path_prefix": "/orders/vip"},
+			map[string]any{"header_name": "x-debug"},
+			map[string]any{"route_name": "orders", "sampling_rate": 0},
+			map[string]any{"method": "GET", "path_prefix": "/other"},
+		},
+	})
+	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+		"services": []any{map[string]any{"name": "rules", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "orders", "paths": []string{"/orders"}},
+			map[string]any{"name": "other", "paths": []string{"/other"}},
+		}, "plugins": []any{plugin(cfg)}}},
+	}})
+	var absent map[string]string // trace id → case
+	for _, tc := range []struct {
+		name               string
+		path               string
+		headers            map[string]string
+		upstream, exported bool
+	}{
+		{"1 header drop beats everything", "/orders/vip/1", map[string]string{"x-synthetic": "true", "x-debug": "1"}, false, false},
+		{"2 path before 3 header", "/orders/vip/2", map[string]string{"x-debug": "1"}, true, true},
+		{"3 header keeps", "/orders/x", map[string]string{"x-debug": "1"}, true, true},
+		{"4 route drops", "/orders/x", nil, false, false},
+		{"2 path keeps in the log phase", "/orders/vip/3", nil, false, true},
+		{"5 method and path keep in the log phase", "/other/x", nil, false, true},
+		{"1 also on another route", "/other/x", map[string]string{"x-synthetic": "true"}, false, false},
+	} {
+		if absent == nil {
+			absent = map[string]string{}
+		}
+		id := randomHex(8)
+		h := http.Header{harness.TestIDHeader: {id}}
+		for k, v := range tc.headers {
+			h.Set(k, v)
+		}
+		resp := harness.Do(t, "GET", gw.URL()+tc.path, h)
+		got := up.Find(id)
+		if resp.Status != 200 || len(got) != 1 {
+			t.Fatalf("%s: status %d, upstream saw %d", tc.name, resp.Status, len(got))
+		}
+		tp, _ := harness.ParseTraceparent(got[0].Header.Get("traceparent"))
+		if tp.Sampled() != tc.upstream {
+			t.Errorf("rule %s: upstream told sampled=%v, want %v", tc.name, tp.Sampled(), tc.upstream)
+		}
+		traceID := resp.Header.Get(traceIDHeader)
+		if tc.exported {
+			waitTrace(t, j, traceID, 2)
+		} else {
+			absent[traceID] = tc.name
+		}
+	}
+	// A later exported trace has arrived: the others were never exported.
+	sentinel := harness.Do(t, "GET", gw.URL()+"/orders/vip/sentinel", nil)
+	waitTrace(t, j, sentinel.Header.Get(traceIDHeader), 2)
+	for traceID, name := range absent {
+		assertTraceAbsent(t, j, traceID, "rule "+name)
+	}
+	if err := gw.WaitIdle(bounded(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range gw.Records() {
+		checkBudget(t, rec, "rules", budgetRequest{name: rec.URI,
+			access: []string{pdkGetHeaders, pdkSetUpstreamHeads, pdkSetSerializeValue, pdkSetResponseHeader},
+			log:    []string{pdkSerialize}})
+	}
+}
+
+// When the sampling endpoint goes away the last strategy stays in force
+// (not sampling_rate); before the first answer sampling_rate applies.
+func TestRemoteSamplingEndpointDown(t *testing.T) {
+	t.Parallel()
+	const service = "e2e-endpoint-down"
+	sj := startSamplingJaeger(t, `{"default_strategy": {"type": "probabilistic", "param": 1},
+	  "service_strategies": [{"service": "e2e-endpoint-down", "type": "probabilistic", "param": 0.25}]}`)
+	sink := otlpsink.Start(t)
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	cfg := func(endpoint string) map[string]any {
+		return pluginConfig(sink.TracesURL(), service, map[string]any{
+			"sampling_rate":                    0.5,
+			"tail_sampling":                    map[string]any{"status_code_min": 0},
+			"http_response_header_for_traceid": traceIDHeader,
+			"remote_sampling":                  map[string]any{"endpoint": endpoint, "poll_interval": 1},
+		})
+	}
+	dead := "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/sampling"
+	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+		"services": []any{map[string]any{"name": "down", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "jaeger", "paths": []string{"/jaeger"}, "plugins": []any{plugin(cfg(sj.SamplingURL))}},
+			map[string]any{"name": "never", "paths": []string{"/never"}, "plugins": []any{plugin(cfg(dead))}},
+		}}},
+	}})
+	startInstances(t, gw, "/jaeger", "/never")
+	waitPluginOutput(t, gw, "remote sampling: strategy in force")
+	waitPluginOutput(t, gw, "remote sampling: poll failed; sampling_rate applies until a strategy arrives")
+
+	check := func(phase string, path string, p float64) {
+		t.Helper()
+		var paths []string
+		for i := range 300 {
+			paths = append(paths, path+"/"+strconv.Itoa(i))
+		}
+		kept := 0
+		for _, r := range sendAll(t, gw, up, paths, nil, 4) {
+			want := sampling.ThresholdOf(p).Keeps(randomnessOf(t, r.traceID))
+			if r.upstream != want {
+				t.Errorf("%s %s: sampled=%v, want %v (p=%v)", phase, r.path, r.upstream, want, p)
+			}
+			if r.upstream {
+				kept++
+			}
+		}
+		checkShare(t, phase+" "+path, kept, len(paths), p)
+	}
+	check("endpoint up", "/jaeger", 0.25)
+	check("never answered", "/never", 0.5)
+
+	if err := sj.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitPluginOutput(t, gw, "remote sampling: poll failed; the last strategy stays in force")
+	check("endpoint down", "/jaeger", 0.25)
+}
