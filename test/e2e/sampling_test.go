@@ -314,7 +314,7 @@ func TestSamplingRulesWinInOrder(t *testing.T) {
 			map[string]any{"name": "other", "paths": []string{"/other"}},
 		}, "plugins": []any{plugin(cfg)}}},
 	}})
-	var absent map[string]string // trace id → case
+	absent := map[string]string{} // trace id → case
 	for _, tc := range []struct {
 		name               string
 		path               string
@@ -329,9 +329,6 @@ func TestSamplingRulesWinInOrder(t *testing.T) {
 		{"5 method and path keep in the log phase", "/other/x", nil, false, true},
 		{"1 also on another route", "/other/x", map[string]string{"x-synthetic": "true"}, false, false},
 	} {
-		if absent == nil {
-			absent = map[string]string{}
-		}
 		id := randomHex(8)
 		h := http.Header{harness.TestIDHeader: {id}}
 		for k, v := range tc.headers {
