@@ -91,7 +91,8 @@ func startSamplingJaeger(t *testing.T, strategies string) *samplingJaeger {
 	} else {
 		provider = `    adaptive:
       sampling_store: mem
-      initial_sampling_probability: 1
+      initial_sampling_probability: 0.00001
+      min_samples_per_second: 2
       target_samples_per_second: 5
       calculation_interval: 1s
       calculation_delay: 0s

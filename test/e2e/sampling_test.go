@@ -421,3 +421,96 @@ func TestRemoteSamplingEndpointDown(t *testing.T) {
 	waitPluginOutput(t, gw, "remote sampling: poll failed; the last strategy stays in force")
 	check("endpoint down", "/jaeger", 0.25)
 }
+
+// Jaeger's adaptive sampling as far as Jaeger v2.13 serves it in one
+// process with the memory store: its strategy provider holds the leader
+// lock and so never reloads the probabilities its adaptive_sampling
+// processor computes; it serves the per-operation default: the initial
+// probability and min_samples_per_second as each operation's lower bound.
+// The plugin keeps each operation's lower bound (about 2 traces per second
+// per operation here, against a probability of 1e-5), tags those roots
+// sampler.type=lowerbound, and sends Jaeger the throughput it counts.
+func TestAdaptiveStrategyLowerBounds(t *testing.T) {
+	t.Parallel()
+	const service = "e2e-adaptive"
+	sj := startSamplingJaeger(t, "")
+	up := harness.StartUpstream(t, harness.UpstreamOptions{})
+	cfg := pluginConfig(sj.OTLPHTTPURL(), service, map[string]any{
+		"tail_sampling":                    map[string]any{"status_code_min": 0},
+		"http_response_header_for_traceid": traceIDHeader,
+		"remote_sampling":                  map[string]any{"endpoint": sj.SamplingURL, "poll_interval": 1},
+	})
+	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+		"services": []any{map[string]any{"name": "adaptive", "url": up.URL(), "routes": []any{
+			map[string]any{"name": "busy", "paths": []string{"/busy"}},
+			map[string]any{"name": "quiet", "paths": []string{"/quiet"}},
+		}, "plugins": []any{plugin(cfg)}}},
+	}})
+	startInstances(t, gw, "/busy")
+	waitPluginOutput(t, gw, "kind=per-operation probability=1e-05")
+	s := sj.strategy(t, service)
+	if s.Kind != sampling.PerOperation || s.Probability != 1e-5 || s.LowerBound != 2 {
+		t.Fatalf("Jaeger serves %+v", s)
+	}
+
+	const warmup, window = time.Second, 5 * time.Second
+	start := time.Now()
+	routes := []string{"/busy", "/quiet"}
+	sentTo := make([][]sent, len(routes))
+	var wg sync.WaitGroup
+	for i, path := range routes {
+		wg.Go(func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for n := 0; time.Since(start) < warmup+window; n++ {
+				<-tick.C
+				sentTo[i] = append(sentTo[i], sendAll(t, gw, up, []string{path + "/" + strconv.Itoa(n), path + "/" + strconv.Itoa(n) + "b"}, nil, 2)...)
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, r := range sentTo {
+		total += len(r)
+	}
+	// Kept: the lower bound's tokens (2 to start with, then 2 per second)
+	// plus what the probability keeps, computed exactly per trace.
+	byProbability := 0
+	for _, rs := range sentTo {
+		for _, r := range rs {
+			if sampling.ThresholdOf(1e-5).Keeps(randomnessOf(t, r.traceID)) {
+				byProbability++
+			}
+		}
+	}
+	roots := exportedRoots(t, sj.Jaeger, service, 2*len(routes))
+	for i, path := range routes {
+		inWindow, kept := 0, 0
+		for _, r := range sentTo[i] {
+			root, ok := roots[r.traceID]
+			if ok {
+				if r.upstream {
+					t.Errorf("%s: upstream told sampled for a trace the lower bound kept in the log phase", r.path)
+				}
+				if typ := root.StringTag("sampler.type"); typ != "lowerbound" && typ != "probabilistic" {
+					t.Errorf("%s: sampler.type %q", r.path, typ)
+				}
+			}
+			if r.at.Sub(start) < warmup || r.at.Sub(start) >= warmup+window {
+				continue
+			}
+			inWindow++
+			if ok {
+				kept++
+			}
+		}
+		want := 2 * window.Seconds()
+		t.Logf("%s: %d of %d requests kept in %v (lower bound 2/s)", path, kept, inWindow, window)
+		if float64(inWindow) < 3*want {
+			t.Fatalf("%s: only %d requests in the window", path, inWindow)
+		}
+		if d := float64(kept) - want; d > want/10+float64(byProbability) || d < -want/10 {
+			t.Errorf("%s: %d traces kept in %v, want %v ± 10 %% (lower bound 2/s per operation)", path, kept, window, want)
+		}
+	}
+}
