@@ -13,6 +13,7 @@ import (
 	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 	"github.com/trace-exporter/trace-exporter/test/binomial"
 	"github.com/trace-exporter/trace-exporter/test/harness"
+	"github.com/trace-exporter/trace-exporter/test/kongsim"
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
@@ -239,46 +240,17 @@ func TestRateLimitsHold(t *testing.T) {
 	// 11 s at about 100 requests per second per route; the first second
 	// drains the buckets' initial tokens and is not counted.
 	const warmup, window = time.Second, 10 * time.Second
-	start := time.Now()
 	routes := []string{"/capped", "/jaeger-rate"}
-	sentTo := make([][]sent, len(routes))
-	var wg sync.WaitGroup
-	for i, path := range routes {
-		wg.Go(func() {
-			tick := time.NewTicker(40 * time.Millisecond)
-			defer tick.Stop()
-			for time.Since(start) < warmup+window {
-				<-tick.C
-				paths := []string{path, path, path, path} // 4 per tick: 100/s
-				sentTo[i] = append(sentTo[i], sendAll(t, gw, up, paths, nil, 4)...)
-			}
-		})
-	}
-	wg.Wait()
-	results := map[string][]sent{routes[0]: sentTo[0], routes[1]: sentTo[1]}
+	traffic := driveTraffic(t, gw, up, routes, 4, 40*time.Millisecond, warmup+window)
 	flagged := 0
-	for path, rate := range map[string]float64{"/capped": 20, "/jaeger-rate": 15} {
-		inWindow, kept := 0, 0
-		for _, r := range results[path] {
+	for i, rate := range []float64{20, 15} {
+		for _, r := range traffic.sent[i] {
 			if r.upstream {
 				flagged++
 			}
-			if r.at.Sub(start) < warmup || r.at.Sub(start) >= warmup+window {
-				continue
-			}
-			inWindow++
-			if r.upstream {
-				kept++
-			}
 		}
-		want := rate * window.Seconds()
-		t.Logf("%s: %d of %d requests sampled in %v, limit %v/s", path, kept, inWindow, window, rate)
-		if float64(inWindow) < 3*want {
-			t.Fatalf("%s: only %d requests in the window: the test did not exceed the limit", path, inWindow)
-		}
-		if d := float64(kept) - want; d > want/10 || d < -want/10 {
-			t.Errorf("%s: %d traces sampled in %v, want %v ± 10 %%", path, kept, window, want)
-		}
+		n, kept := traffic.window(i, warmup, window, func(r sent) bool { return r.upstream })
+		checkRate(t, routes[i]+" sampled upstream", n, kept, rate, window)
 	}
 	roots := exportedRoots(t, sj.Jaeger, service, flagged)
 	if len(roots) != flagged {
@@ -454,63 +426,84 @@ func TestAdaptiveStrategyLowerBounds(t *testing.T) {
 	}
 
 	const warmup, window = time.Second, 5 * time.Second
-	start := time.Now()
 	routes := []string{"/busy", "/quiet"}
-	sentTo := make([][]sent, len(routes))
-	var wg sync.WaitGroup
+	traffic := driveTraffic(t, gw, up, routes, 2, 50*time.Millisecond, warmup+window)
+	sentTo := traffic.sent
+	roots := exportedRoots(t, sj.Jaeger, service, 2*len(routes))
 	for i, path := range routes {
+		for _, r := range sentTo[i] {
+			root, ok := roots[r.traceID]
+			if !ok {
+				continue
+			}
+			if r.upstream {
+				t.Errorf("%s: upstream told sampled for a trace the lower bound kept in the log phase", r.path)
+			}
+			if typ := root.StringTag("sampler.type"); typ != "lowerbound" && typ != "probabilistic" {
+				t.Errorf("%s: sampler.type %q", r.path, typ)
+			}
+		}
+		// Every kept trace takes a token of the operation's lower bound,
+		// also one its probability (1e-5) kept: together they hold the rate.
+		n, kept := traffic.window(i, warmup, window, func(r sent) bool { _, ok := roots[r.traceID]; return ok })
+		checkRate(t, path+" kept (lower bound 2/s)", n, kept, 2, window)
+	}
+}
+
+// traffic is what driveTraffic sent, per route.
+type traffic struct {
+	start time.Time
+	sent  [][]sent
+}
+
+// driveTraffic sends perTick requests to each route every tick, the routes
+// in parallel, for d.
+func driveTraffic(t *testing.T, gw *kongsim.Gateway, up *harness.Upstream, routes []string, perTick int, tick, d time.Duration) traffic {
+	t.Helper()
+	tr := traffic{start: time.Now(), sent: make([][]sent, len(routes))}
+	var wg sync.WaitGroup
+	for i, route := range routes {
 		wg.Go(func() {
-			tick := time.NewTicker(50 * time.Millisecond)
-			defer tick.Stop()
-			for n := 0; time.Since(start) < warmup+window; n++ {
-				<-tick.C
-				sentTo[i] = append(sentTo[i], sendAll(t, gw, up, []string{path + "/" + strconv.Itoa(n), path + "/" + strconv.Itoa(n) + "b"}, nil, 2)...)
+			ticker := time.NewTicker(tick)
+			defer ticker.Stop()
+			for n := 0; time.Since(tr.start) < d; n++ {
+				<-ticker.C
+				paths := make([]string, perTick)
+				for k := range paths {
+					paths[k] = route + "/" + strconv.Itoa(n) + "-" + strconv.Itoa(k)
+				}
+				tr.sent[i] = append(tr.sent[i], sendAll(t, gw, up, paths, nil, perTick)...)
 			}
 		})
 	}
 	wg.Wait()
-	total := 0
-	for _, r := range sentTo {
-		total += len(r)
-	}
-	// Kept: the lower bound's tokens (2 to start with, then 2 per second)
-	// plus what the probability keeps, computed exactly per trace.
-	byProbability := 0
-	for _, rs := range sentTo {
-		for _, r := range rs {
-			if sampling.ThresholdOf(1e-5).Keeps(randomnessOf(t, r.traceID)) {
-				byProbability++
+	return tr
+}
+
+// window counts route i's requests sent in [from, from+d) and those of them
+// that match.
+func (tr traffic) window(i int, from, d time.Duration, match func(sent) bool) (n, matched int) {
+	for _, r := range tr.sent[i] {
+		if at := r.at.Sub(tr.start); at >= from && at < from+d {
+			n++
+			if match(r) {
+				matched++
 			}
 		}
 	}
-	roots := exportedRoots(t, sj.Jaeger, service, 2*len(routes))
-	for i, path := range routes {
-		inWindow, kept := 0, 0
-		for _, r := range sentTo[i] {
-			root, ok := roots[r.traceID]
-			if ok {
-				if r.upstream {
-					t.Errorf("%s: upstream told sampled for a trace the lower bound kept in the log phase", r.path)
-				}
-				if typ := root.StringTag("sampler.type"); typ != "lowerbound" && typ != "probabilistic" {
-					t.Errorf("%s: sampler.type %q", r.path, typ)
-				}
-			}
-			if r.at.Sub(start) < warmup || r.at.Sub(start) >= warmup+window {
-				continue
-			}
-			inWindow++
-			if ok {
-				kept++
-			}
-		}
-		want := 2 * window.Seconds()
-		t.Logf("%s: %d of %d requests kept in %v (lower bound 2/s)", path, kept, inWindow, window)
-		if float64(inWindow) < 3*want {
-			t.Fatalf("%s: only %d requests in the window", path, inWindow)
-		}
-		if d := float64(kept) - want; d > want/10+float64(byProbability) || d < -want/10 {
-			t.Errorf("%s: %d traces kept in %v, want %v ± 10 %% (lower bound 2/s per operation)", path, kept, window, want)
-		}
+	return n, matched
+}
+
+// checkRate fails unless got of n requests in d is rate per second within
+// 10 %, and the traffic was well above the rate.
+func checkRate(t *testing.T, what string, n, got int, rate float64, d time.Duration) {
+	t.Helper()
+	want := rate * d.Seconds()
+	t.Logf("%s: %d of %d requests in %v, limit %v/s", what, got, n, d, rate)
+	if float64(n) < 3*want {
+		t.Fatalf("%s: only %d requests in %v: the traffic did not exceed the limit", what, n, d)
+	}
+	if diff := float64(got) - want; diff > want/10 || diff < -want/10 {
+		t.Errorf("%s: %d in %v, want %v ± 10 %%", what, got, d, want)
 	}
 }
