@@ -21,7 +21,7 @@ type Remote struct{ st *pollerState }
 // remoteKey identifies a poller.
 type remoteKey struct{ endpoint, service string }
 
-var pollersByKey shared[remoteKey, Remote]
+var pollers shared[remoteKey, Remote]
 
 // maxStrategyBytes bounds an answer: a strategy with thousands of
 // operations is well below it.
@@ -35,7 +35,7 @@ func AcquireRemote(endpoint, service string, interval time.Duration) (*Remote, e
 	if err != nil {
 		return nil, err
 	}
-	r := pollersByKey.get(remoteKey{endpoint, service}, func() (*Remote, func()) {
+	r := pollers.get(remoteKey{endpoint, service}, func() (*Remote, func()) {
 		st := newPollerState(u, service, interval)
 		go st.run()
 		return &Remote{st: st}, st.close
