@@ -89,7 +89,7 @@ func startMetrics(env *plugin.Env) {
 		slog.Error("metrics disabled", "error", err)
 		return
 	}
-	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector(env.Pipelines, env.Stats)), slog.Default())
+	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector(env)), slog.Default())
 }
 
 func dumpRequested() bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // Namespace prefixes every metric name.
@@ -42,6 +43,8 @@ type Collector struct {
 	pipelines  func() []exporter.PipelineStats
 	histograms func(pipelineID string) (exporter.ExportHistograms, bool)
 	counters   *plugin.Stats
+	processors *exporter.ProcessorStats
+	sampling   *sampling.Stats
 
 	enqueued, exported, dropped, retries, batches *prometheus.Desc
 	queueSpans, queueBytes                        *prometheus.Desc
@@ -57,8 +60,10 @@ type Collector struct {
 
 // NewCollector reads the pipelines of reg and the handlers' counters of
 // stats: those of the plugin.Env the plugin server runs with.
-func NewCollector(reg *exporter.Registry, stats *plugin.Stats) *Collector {
-	return newCollector(reg.Stats, reg.Histograms, stats)
+func NewCollector(env *plugin.Env) *Collector {
+	c := newCollector(env.Pipelines.Stats, env.Pipelines.Histograms, env.Stats)
+	c.processors, c.sampling = env.Processors, &env.Sampling.Stats
+	return c
 }
 
 func newCollector(pipelines func() []exporter.PipelineStats, histograms func(string) (exporter.ExportHistograms, bool), counters *plugin.Stats) *Collector {
@@ -66,6 +71,8 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 		pipelines:  pipelines,
 		histograms: histograms,
 		counters:   counters,
+		processors: &exporter.ProcessorStats{},
+		sampling:   &sampling.Stats{},
 
 		enqueued: pipelineDesc("spans_enqueued_total", "Spans accepted into the pipeline's queue."),
 		exported: pipelineDesc("spans_exported_total", "Spans the backend acknowledged."),
@@ -186,9 +193,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.CounterValue, float64(p.value(c.counters).Load()), labels...)
 	}
-	pt := exporter.ProcessorTotals()
-	ch <- prometheus.MustNewConstMetric(c.processorDropped, prometheus.CounterValue, float64(pt.Dropped))
-	ch <- prometheus.MustNewConstMetric(c.processorPanics, prometheus.CounterValue, float64(pt.Panics))
+	ch <- prometheus.MustNewConstMetric(c.processorDropped, prometheus.CounterValue, float64(c.processors.Dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(c.processorPanics, prometheus.CounterValue, float64(c.processors.Panics.Load()))
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, exporter.Version)
 }
 
@@ -200,6 +206,7 @@ func constHistogram(d *prometheus.Desc, h exporter.Histogram, labels []string) p
 // process collectors (memory, goroutines, GC, file descriptors, CPU).
 func NewRegistry(c *Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(c, newSamplingCollector(c.sampling),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }

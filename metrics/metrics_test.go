@@ -190,7 +190,9 @@ func TestScrapeAfterRetriesAndDrops(t *testing.T) {
 	counters.SpansBuilt.Store(20)
 	counters.Unsampled.Store(3)
 	counters.PayloadStream.Store(2)
-	c := NewCollector(reg, &counters)
+	env := plugin.NewEnv(reg)
+	env.Stats = &counters
+	c := NewCollector(env)
 	srv := Start("127.0.0.1:0", NewRegistry(c), slog.New(slog.DiscardHandler))
 	defer srv.Close()
 	select {

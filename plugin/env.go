@@ -6,16 +6,19 @@ import (
 	"sync/atomic"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // Env is what the plugin instances of one process share: the registry of
-// export pipelines their spans go to, and the counters of what the handlers
-// did. The process builds one, hands it to go-pdk's constructor
+// export pipelines their spans go to, what sampling shares between them,
+// and the counters of what the handlers, processors and samplers did. The process builds one, hands it to go-pdk's constructor
 // (NewWithEnv) and to whatever reads the counters (the metrics collector).
 // Nothing else in this package is shared between instances.
 type Env struct {
-	Pipelines *exporter.Registry
-	Stats     *Stats
+	Pipelines  *exporter.Registry
+	Stats      *Stats
+	Processors *exporter.ProcessorStats // what span processors dropped
+	Sampling   *sampling.Process        // remote strategy pollers, token buckets, their counters
 
 	lastPanicLog        atomic.Int64 // unix seconds of the last logged handler panic
 	logsEndpointWarning sync.Once
@@ -24,7 +27,7 @@ type Env struct {
 // NewEnv returns an environment sending spans to pipelines, with counters
 // of its own.
 func NewEnv(pipelines *exporter.Registry) *Env {
-	return &Env{Pipelines: pipelines, Stats: &Stats{}}
+	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess()}
 }
 
 // defaultEnv backs instances built with New (tests, tools, the Kong 2.x

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // log is the Log handler. Its PDK budget: one call (kong.log.serialize) for
@@ -19,7 +20,9 @@ import (
 // Every call it makes is one Kong serves from saved data in its log timer.
 func (rt *runtime) log(k kongCaller) {
 	rt.stats.Requests.Add(1)
-	if rt.decisions.probeFirst() && rt.dropUnsampled(k) {
+	// Sampling decided in the log phase needs serialize for every request:
+	// the small probe would only add a call.
+	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
@@ -44,7 +47,11 @@ func (rt *runtime) logPayload(payload string) {
 		rt.countPayloadError(err)
 		return
 	}
-	ids, sampled := rt.resolveIDs(&e)
+	ids, sampled, pending := rt.resolveIDs(&e)
+	var tag sampling.SamplerTag
+	if pending != "" {
+		sampled, tag = rt.refineSampling(&e, &ids, sampled, pending, &a)
+	}
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
 			rt.stats.Unsampled.Add(1)
@@ -60,11 +67,13 @@ func (rt *runtime) logPayload(payload string) {
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
+		rt.tagSampler(spans, tag)
 		rt.stats.SpansBuilt.Add(int64(len(spans)))
 		rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
+	rt.tagSampler(spans, tag)
 	rt.stats.SpansBuilt.Add(int64(len(spans)))
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
@@ -108,8 +117,8 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 		return false // access did not run: decide from the payload
 	}
 	h, err := decodeHandoff(s)
-	if err != nil || h.sampled() {
-		return false
+	if err != nil || h.sampled() || h.pending != "" && rt.sampler.LogPhaseActive() {
+		return false // kept, or the log phase may still keep it
 	}
 	// The log timer runs right after the response, so the time since the
 	// access phase bounds the request's latency from below.

@@ -58,7 +58,7 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 		slog.Error("plugin config refused", "error", err)
 		return err
 	}
-	rt, err := newRuntime(&p.Config, p.environment())
+	rt, err := newScopedRuntime(&p.Config, p.environment(), pluginID(data))
 	if err != nil {
 		slog.Error("plugin instance not started", "error", err)
 		return err

@@ -47,9 +47,12 @@ func init() {
 
 // processRequest runs the log path's pure part with cfg's processors, as
 // logPayload does, and returns the spans that would be queued.
+// testProcessorStats counts what the processors of this package's tests do.
+var testProcessorStats exporter.ProcessorStats
+
 func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []exporter.Span {
 	t.Helper()
-	procs, err := exporter.NewProcessors(cfg)
+	procs, err := exporter.NewProcessors(cfg, &testProcessorStats)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []expo
 
 func TestNoProcessorConfiguredMeansNoChain(t *testing.T) {
 	d := schema.Defaults()
-	procs, err := exporter.NewProcessors(&d)
+	procs, err := exporter.NewProcessors(&d, &testProcessorStats)
 	if err != nil || procs != nil {
 		t.Fatalf("default config built a processor chain %v (%v): the log path would pay for it", procs.Names(), err)
 	}
@@ -80,7 +83,7 @@ func TestBuiltinProcessors(t *testing.T) {
 	cfg.CaptureRequestHeaders = []string{"x-tenant", "x-multi"}
 	cfg.CaptureResponseHeaders = []string{"content-type", "via"}
 	cfg.RedactHeaders = []string{"via"}
-	procs, _ := exporter.NewProcessors(&cfg)
+	procs, _ := exporter.NewProcessors(&cfg, &testProcessorStats)
 	if got := strings.Join(procs.Names(), ","); got != "static_attributes,capture_headers" {
 		t.Fatalf("chain %s", got)
 	}
@@ -138,7 +141,7 @@ func TestCustomProcessor(t *testing.T) {
 	cfg := schema.Defaults()
 	cfg.StaticAttributes = map[string]string{spyMarker: "on"}
 	cfg.RedactHeaders = []string{"apikey"}
-	dropped := exporter.ProcessorTotals().Dropped
+	dropped := testProcessorStats.Dropped.Load()
 	spans := processRequest(t, &cfg, "3.9-proxied-consumer.json")
 	if len(spans) != 1 || spans[0].Name != "renamed GET /echo" {
 		t.Fatalf("spans after the processor: %d, root %q", len(spans), spans[0].Name)
@@ -153,7 +156,7 @@ func TestCustomProcessor(t *testing.T) {
 	if len(req.ResponseHeaders) != 1 || req.ResponseHeader("via") == nil {
 		t.Errorf("response headers handed to the processor: %+v", req.ResponseHeaders)
 	}
-	if got := exporter.ProcessorTotals().Dropped - dropped; got != 1 {
+	if got := testProcessorStats.Dropped.Load() - dropped; got != 1 {
 		t.Errorf("dropped spans counted: %d, want 1", got)
 	}
 }

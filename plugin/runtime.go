@@ -5,6 +5,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin/propagation"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
@@ -17,7 +18,7 @@ type runtime struct {
 	pipe      *exporter.Handle
 	procs     *exporter.Processors // nil: no span processor applies (nothing to do per request)
 	prop      *propagation.Config
-	sampler   propagation.Sampler
+	sampler   *sampling.Decider
 	tail      schema.TailSampling
 	wants     parseWants
 	spanOpts  spanOptions
@@ -28,11 +29,21 @@ type runtime struct {
 }
 
 func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
+	return newScopedRuntime(cfg, env, "")
+}
+
+// newScopedRuntime compiles cfg for the plugin entity scope (Kong's plugin
+// id; "" for none): instances of one entity share their rate limits.
+func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, error) {
 	prop, err := propagation.ResolveConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	procs, err := exporter.NewProcessors(cfg)
+	sampler, err := sampling.NewDecider(cfg, samplingScope(cfg, scope), env.Sampling)
+	if err != nil {
+		return nil, err
+	}
+	procs, err := exporter.NewProcessors(cfg, env.Processors)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +68,7 @@ func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
 		pipe:    pipe,
 		procs:   procs,
 		prop:    prop,
-		sampler: propagation.NewSampler(cfg.SamplingRate),
+		sampler: sampler,
 		tail:    cfg.TailSampling,
 		wants: parseWants{
 			handoffKey:       handoffKey,
@@ -75,7 +86,7 @@ func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
 			clampedTries: &env.Stats.TryStartClamped,
 		},
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
-			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
+			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1 && sampler.Trivial(),
 	}
 	// Until the access phase has seen traffic, expect what the rate says.
 	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)

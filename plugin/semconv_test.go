@@ -373,7 +373,7 @@ func TestLogPhaseIDsRandomFlag(t *testing.T) {
 		if c.traceparent != "" {
 			e.propagationHeaders = []capturedHeader{{name: "traceparent", values: []string{c.traceparent}}}
 		}
-		ids, _ := rt.resolveIDs(&e)
+		ids, _, _ := rt.resolveIDs(&e)
 		if got := ids.flags&flagRandom != 0; got != c.random {
 			t.Errorf("traceparent %q: random flag %v, want %v", c.traceparent, got, c.random)
 		}

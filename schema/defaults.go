@@ -10,6 +10,9 @@ func Defaults() Config {
 		ReadTimeout:    5000,
 		HeaderType:     "preserve",
 		SamplingRate:   1,
+		// Kong's default is parent_drop_probability_fallback, which
+		// re-samples a caller's sampled trace and breaks it (Kong/kong#13015).
+		SamplingStrategy: SamplingParentProbabilityFallback,
 		Queue: Queue{
 			// Kong's opentelemetry plugin overrides the generic queue's batch
 			// size of 1 with 200 (3.6.1+); the rest are the generic defaults,
@@ -48,6 +51,8 @@ func Defaults() Config {
 		MaxAttributes:           128,
 		MaxAttributeValueLength: 2048,
 		HTTPKnownMethods:        HTTPKnownMethods(),
+
+		RemoteSampling: RemoteSampling{PollInterval: 60},
 	}
 }
 

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 )
@@ -54,6 +55,13 @@ var stringType = &Field{Type: "string"}
 // luaHeaderName is an RFC 9110 token as a Lua pattern (Kong's own
 // header-name validator is a Lua function and cannot be dumped).
 const luaHeaderName = "^[%w!#$%%&'*+%-.^_`|~]+$"
+
+// luaMethod is an HTTP method in upper case (Kong's route methods use the
+// same pattern); luaPathPrefix a path.
+const (
+	luaMethod     = "^%u+$"
+	luaPathPrefix = "^/"
+)
 
 var (
 	headerName = &Field{Type: "string", Match: luaHeaderName}
@@ -135,6 +143,8 @@ var configFields = []Field{
 		OneOf: oneOf("preserve", FormatIgnore, FormatB3, FormatB3Single, FormatW3C, FormatJaeger, FormatOT, FormatAWS, FormatGCP, FormatDatadog, FormatInstana),
 		Doc:   "Deprecated: propagation. Used, as Kong does, only when propagation.extract and propagation.inject are unset."},
 	{Name: "sampling_rate", Type: "number", Between: between(0, 1), Doc: "Head sampling probability for requests without an incoming sampling decision (decided from the trace id)."},
+	{Name: "sampling_strategy", Type: "string", OneOf: oneOf(SamplingParentProbabilityFallback, SamplingParentDropProbabilityFallback),
+		Doc: "How a caller's sampling decision is treated (Kong 3.11). parent_probability_fallback: a caller's sampled or not-sampled flag is kept; the probability (sampling_rate, rules, remote sampling) decides only when there is none. parent_drop_probability_fallback: only a not-sampled caller is honoured; otherwise the probability decides, even for a caller that sampled. Kong's default is parent_drop_probability_fallback; this plugin's default differs on purpose, because re-sampling a caller's sampled trace breaks it (Kong/kong#13015). A configuration that names either value gets Kong's meaning."},
 	{Name: "propagation", Type: "record", Required: true, Doc: "Trace context formats read from and written to requests (Kong's propagation record).", Fields: []Field{
 		{Name: "extract", Type: "array", Elements: &Field{Type: "string", OneOf: extractFormats}, Doc: "Formats read from the incoming request, in order; the first found wins. Empty: always start a new trace."},
 		{Name: "inject", Type: "array", Elements: &Field{Type: "string", OneOf: append([]any{FormatPreserve}, injectFormats...)}, Doc: "Formats written to the upstream request; preserve = the extracted one (else default_format). Empty: inject nothing."},
@@ -175,6 +185,24 @@ var configFields = []Field{
 	{Name: "max_attribute_value_length", Type: "integer", Between: between(16, 1<<20), Doc: "Characters per string attribute value; longer values are truncated."},
 	{Name: "http_known_methods", Type: "array", Elements: httpMethod,
 		Doc: "HTTP methods exported as they are (case-sensitive; the list replaces the default, as OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS does in OpenTelemetry SDKs). Any other method is exported as http.request.method _OTHER with http.request.method_original, and names the span HTTP."},
+
+	{Name: "max_traces_per_second", Type: "number", Between: between(0, 1e6),
+		Doc: "At most this many new traces per second are sampled by this plugin (per plugin entity, per Kong node: one token bucket in the plugin server, shared by all workers), on top of sampling_rate or the remote strategy. Requests a caller decided (see sampling_strategy), sampling_rules and Jaeger's per-operation lower bounds are not limited by it. 0: no limit."},
+	{Name: "sampling_rules", Type: "array", Elements: &Field{Type: "record", Fields: []Field{
+		{Name: "route_name", Type: "string", Doc: "Matches the name of the route that served the request."},
+		{Name: "service_name", Type: "string", Doc: "Matches the name of the Kong service."},
+		{Name: "method", Type: "string", Match: luaMethod, Doc: "Matches the request method (upper case)."},
+		{Name: "path_prefix", Type: "string", Match: luaPathPrefix, Doc: "Matches request paths starting with this prefix."},
+		{Name: "header_name", Type: "string", Match: luaHeaderName, Doc: "Matches requests carrying this header."},
+		{Name: "header_value", Type: "string", Doc: "With header_name: the header must have exactly this value (any of its values)."},
+		{Name: "sampling_rate", Type: "number", Between: between(0, 1), Doc: "Probability for matching requests (decided from the trace id)."},
+		{Name: "max_traces_per_second", Type: "number", Between: between(0, 1e6), Doc: "At most this many traces per second sampled by this rule. 0: no limit."},
+	}}, Doc: "Rules tried in order before the default (sampling_rate or the remote strategy) for requests without a caller's decision; the first rule whose conditions all match decides with its own rate. A rule needs at least one condition. Header conditions are decided in the access phase and propagated upstream; route, service, method and path conditions are known only in the log phase (see the README, \"Sampling rules\")."},
+	{Name: "remote_sampling", Type: "record", Required: true, Doc: "Sampling strategies polled from a Jaeger remote sampling endpoint (one poller per endpoint and service per plugin server). Until the first answer sampling_rate applies; when the endpoint fails the last strategy stays in force.", Fields: []Field{
+		{Name: "endpoint", Type: "string", Doc: "Jaeger sampling URL, polled as GET <endpoint>?service=<service_name> (Jaeger v2's remote_sampling extension: http://jaeger:5778/sampling). Leave it out for no remote sampling."},
+		{Name: "service_name", Type: "string", Doc: "Service whose strategy is asked for. Left out: the resource's service.name (\"kong\" by default)."},
+		{Name: "poll_interval", Type: "number", Between: between(1, 86400), Doc: "Seconds between polls."},
+	}},
 }
 
 // Fields returns the configuration's field tree with defaults filled in from
@@ -193,6 +221,11 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		}
 		if f.Type == "record" {
 			f.Fields = withDefaults(f.Fields, fv)
+		} else if f.Type == "array" && f.Elements.Type == "record" {
+			// Kong fills the defaults of each element record.
+			elem := *f.Elements
+			elem.Fields = withDefaults(elem.Fields, elementDefaults(fv.Type().Elem()))
+			f.Elements = &elem
 		} else if !fv.IsZero() || f.Type == "boolean" || (f.Deprecated == "" && (f.Type == "integer" || f.Type == "number")) {
 			// Zero is a real default for numbers (0 = off), except for
 			// deprecated fields, where it means "not set".
@@ -205,6 +238,16 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		out[i] = f
 	}
 	return out
+}
+
+// elementDefaults is an array element's defaults: what decoding "{}" into
+// the element type gives (such types fill their defaults in UnmarshalJSON).
+func elementDefaults(t reflect.Type) reflect.Value {
+	v := reflect.New(t)
+	if err := json.Unmarshal([]byte("{}"), v.Interface()); err != nil {
+		panic("schema: element defaults of " + t.String() + ": " + err.Error())
+	}
+	return v.Elem()
 }
 
 // fieldByJSONName finds the struct field whose json tag is name.

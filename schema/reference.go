@@ -34,6 +34,11 @@ func writeRows(b *strings.Builder, fields []Field, prefix string) {
 			writeRows(b, f.Fields, name+".")
 			continue
 		}
+		if f.Type == "array" && f.Elements.Type == "record" {
+			fmt.Fprintf(b, "| `%s` | array of record | | | %s |\n", name, escape(f.Doc))
+			writeRows(b, f.Elements.Fields, name+"[].")
+			continue
+		}
 		doc := f.Doc
 		if f.Deprecated != "" {
 			doc = "**Deprecated** (use `" + f.Deprecated + "`). " + strings.TrimPrefix(doc, "Deprecated: "+f.Deprecated+".")
@@ -99,6 +104,10 @@ func allowedText(f Field) string {
 		parts = append(parts, c.Doc) // a token that is not a header name
 	case c.Match == luaHeaderName:
 		parts = append(parts, "a header name")
+	case c.Match == luaMethod:
+		parts = append(parts, "upper-case letters")
+	case c.Match == luaPathPrefix:
+		parts = append(parts, "starts with /")
 	}
 	if len(c.MatchNone) > 0 {
 		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))

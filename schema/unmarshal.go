@@ -61,6 +61,9 @@ func (c *Config) normalize() {
 	lower(c.RedactQueryParams)
 	lower(c.CaptureRequestHeaders)
 	lower(c.CaptureResponseHeaders)
+	for i := range c.SamplingRules {
+		c.SamplingRules[i].HeaderName = strings.ToLower(c.SamplingRules[i].HeaderName)
+	}
 }
 
 func lower(names []string) {

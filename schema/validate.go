@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 	if h := c.HTTPResponseHeaderForTraceID; h != "" && !validHeaderName(h) {
 		add("http_response_header_for_traceid", "%q is not a valid header name", h)
 	}
+	checkSampling(c, add)
 	checkHeaderList("propagation.clear", c.Propagation.Clear, false, add)
 	checkHeaderList("redact_headers", c.RedactHeaders, false, add)
 	checkHeaderList("capture_request_headers", c.CaptureRequestHeaders, true, add)
@@ -147,6 +148,12 @@ func checkTree(fields []Field, v reflect.Value, prefix string, add func(string, 
 		path := prefix + f.Name
 		if f.Type == "record" {
 			checkTree(f.Fields, fv, path+".", add)
+			continue
+		}
+		if f.Type == "array" && f.Elements != nil && f.Elements.Type == "record" {
+			for i := 0; i < fv.Len(); i++ {
+				checkTree(f.Elements.Fields, fv.Index(i), fmt.Sprintf("%s[%d].", path, i+1), add)
+			}
 			continue
 		}
 		if f.Type == "array" && f.Elements != nil {
