@@ -66,30 +66,40 @@ func (e *httpJSONExporter) Shutdown(context.Context) error {
 
 // appendPlainSpans appends the batch as the http_json array.
 func appendPlainSpans(b []byte, batch *exporter.Batch) []byte {
-	// The resource and scope are the same for every span: encoded once.
+	// The resource and scope end every span object: encoded once per
+	// resource (a batch has one, or a few rendered per request).
 	tail := wire.GetBuffer()
-	*tail = append(*tail, `,"resource":`...)
-	if batch.Resource != nil {
-		*tail = spanjson.AppendAttributes(*tail, batch.Resource.Attributes)
-	} else {
-		*tail = append(*tail, `{}`...)
-	}
-	*tail = append(*tail, `,"scope":{"name":`...)
-	*tail = wire.AppendJSONString(*tail, batch.Scope.Name)
-	*tail = append(*tail, `,"version":`...)
-	*tail = wire.AppendJSONString(*tail, batch.Scope.Version)
-	*tail = append(*tail, `}}`...)
-
+	var res *exporter.Resource
 	b = append(b, '[')
 	for i := range batch.Spans {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if r := batch.ResourceOf(i); i == 0 || r != res {
+			res = r
+			*tail = appendResourceAndScope((*tail)[:0], r, &batch.Scope)
 		}
 		b = appendPlainSpan(b, &batch.Spans[i])
 		b = append(b, *tail...)
 	}
 	wire.PutBuffer(tail)
 	return append(b, ']')
+}
+
+// appendResourceAndScope writes the end of a span object: its resource and
+// scope, and the closing brace.
+func appendResourceAndScope(b []byte, r *exporter.Resource, scope *exporter.Scope) []byte {
+	b = append(b, `,"resource":`...)
+	if r != nil {
+		b = spanjson.AppendAttributes(b, r.Attributes)
+	} else {
+		b = append(b, `{}`...)
+	}
+	b = append(b, `,"scope":{"name":`...)
+	b = wire.AppendJSONString(b, scope.Name)
+	b = append(b, `,"version":`...)
+	b = wire.AppendJSONString(b, scope.Version)
+	return append(b, `}}`...)
 }
 
 // appendPlainSpan writes one span object without its closing brace (the

@@ -147,3 +147,14 @@ func TestHTTPSenderNeedsAnEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// Each span object carries its own resource when it has one.
+func TestHTTPJSONPerSpanResource(t *testing.T) {
+	_, spans := exportertest.ViewOfPlainJSON(t, appendPlainSpans(nil, exportertest.TwoResourceBatch()))
+	want := []string{"kong", "tenant-a", "kong"}
+	for i, s := range spans {
+		if got := s.Resource["service.name"]; got != want[i] {
+			t.Errorf("span %d: resource service.name %v, want %q", i, got, want[i])
+		}
+	}
+}

@@ -70,13 +70,12 @@ func (e *stdoutExporter) Export(_ context.Context, batch exporter.Batch) error {
 		*out = otlpenc.AppendTracesJSON(*out, &batch)
 		*out = append(*out, '\n')
 	} else {
+		var res *exporter.Resource
 		service := exporter.DefaultServiceName
-		if batch.Resource != nil {
-			if v, ok := exporter.FindAttribute(batch.Resource.Attributes, "service.name"); ok && v.AsString() != "" {
-				service = v.AsString()
-			}
-		}
 		for i := range batch.Spans {
+			if r := batch.ResourceOf(i); i == 0 || r != res {
+				res, service = r, serviceName(r)
+			}
 			*out = appendTextSpan(*out, &batch.Spans[i], service)
 		}
 	}
@@ -91,6 +90,16 @@ func (e *stdoutExporter) Export(_ context.Context, batch exporter.Batch) error {
 }
 
 func (e *stdoutExporter) Shutdown(context.Context) error { return nil }
+
+// serviceName is a resource's service.name, "kong" without one.
+func serviceName(r *exporter.Resource) string {
+	if r != nil {
+		if v, ok := exporter.FindAttribute(r.Attributes, "service.name"); ok && v.AsString() != "" {
+			return v.AsString()
+		}
+	}
+	return exporter.DefaultServiceName
+}
 
 // appendTextSpan writes one span as one line.
 func appendTextSpan(b []byte, s *exporter.Span, service string) []byte {

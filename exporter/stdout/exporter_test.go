@@ -114,3 +114,22 @@ func TestStdoutOTLPJSON(t *testing.T) {
 	}
 	exportertest.AssertSameSpans(t, "stdout otlp_json", exportertest.ViewOfBatch(batch), exportertest.ViewOfOTLPJSONLine(t, []byte(strings.TrimSpace(one.String()))), false)
 }
+
+// The text line names the service of the span's own resource.
+func TestStdoutPerSpanResource(t *testing.T) {
+	out := captureStdout(t)
+	exp := exportertest.NewExporter(t, stdoutConfig(schema.StdoutText))
+	if err := exportertest.ExportOnce(t, exp, exportertest.TwoResourceBatch()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{"kong", "tenant-a", "kong"}
+	if len(lines) != 3 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) < 2 || f[1] != want[i] {
+			t.Errorf("line %d: %q, want service %q", i, l, want[i])
+		}
+	}
+}

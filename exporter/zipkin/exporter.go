@@ -62,25 +62,42 @@ func (e *zipkinExporter) Shutdown(context.Context) error {
 
 // appendZipkinSpans appends the batch as a Zipkin v2 JSON array.
 func appendZipkinSpans(b []byte, batch *exporter.Batch) []byte {
-	service := exporter.DefaultServiceName
-	var resourceTags []exporter.Attribute
-	if batch.Resource != nil {
-		for _, a := range batch.Resource.Attributes {
-			if a.Key == "service.name" {
-				service = a.Value.AsString()
-				continue
-			}
-			resourceTags = append(resourceTags, a)
-		}
-	}
+	var (
+		res          *exporter.Resource
+		service      string
+		resourceTags []exporter.Attribute
+	)
 	b = append(b, '[')
 	for i := range batch.Spans {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		// Spans of a batch share a resource, or a few (rendered per
+		// request): read one only when it changes.
+		if r := batch.ResourceOf(i); i == 0 || r != res {
+			res = r
+			service, resourceTags = zipkinService(r, resourceTags[:0])
+		}
 		b = appendZipkinSpan(b, &batch.Spans[i], service, resourceTags, &batch.Scope)
 	}
 	return append(b, ']')
+}
+
+// zipkinService splits a resource into Zipkin's service name and the tags
+// its other attributes become.
+func zipkinService(r *exporter.Resource, tags []exporter.Attribute) (string, []exporter.Attribute) {
+	service := exporter.DefaultServiceName
+	if r == nil {
+		return service, tags
+	}
+	for _, a := range r.Attributes {
+		if a.Key == "service.name" {
+			service = a.Value.AsString()
+			continue
+		}
+		tags = append(tags, a)
+	}
+	return service, tags
 }
 
 func appendZipkinSpan(b []byte, s *exporter.Span, service string, resourceTags []exporter.Attribute, scope *exporter.Scope) []byte {

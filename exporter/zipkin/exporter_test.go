@@ -98,3 +98,22 @@ func TestZipkinDelivery(t *testing.T) {
 		t.Errorf("retries %d, want 2", s.Retries)
 	}
 }
+
+// A span with a resource of its own names its service after it; the
+// others keep the batch's.
+func TestZipkinPerSpanResource(t *testing.T) {
+	batch := exportertest.TwoResourceBatch()
+	_, spans := exportertest.ViewOfZipkin(t, appendZipkinSpans(nil, batch))
+	if len(spans) != 3 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	want := []string{"kong", "tenant-a", "kong"}
+	for i, s := range spans {
+		if got := s.LocalEndpoint.ServiceName; got != want[i] {
+			t.Errorf("span %d: service %q, want %q", i, got, want[i])
+		}
+	}
+	if _, leaked := spans[1].Tags["deployment.environment"]; leaked {
+		t.Error("the batch resource's tags leaked into a span with its own resource")
+	}
+}
