@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,8 +20,10 @@ import (
 	"time"
 
 	"github.com/Kong/go-pdk/server"
+	"google.golang.org/grpc/grpclog"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	_ "github.com/trace-exporter/trace-exporter/exporter/builtin" // the backends that ship with the plugin
 	"github.com/trace-exporter/trace-exporter/metrics"
 	"github.com/trace-exporter/trace-exporter/plugin"
 	"github.com/trace-exporter/trace-exporter/schema"
@@ -52,11 +55,19 @@ func main() {
 		}
 		return
 	}
-	startMetrics()
-	go flushOnSignal(shutdownTimeout())
+	// grpc-go prints every reconnection attempt of the OTLP/gRPC backend at
+	// warning level, and Kong logs each line the plugin server prints;
+	// export failures are reported by the pipelines' throttled logs instead.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, os.Stderr))
+	// Every instance go-pdk starts shares one environment: the pipelines
+	// (flushed on SIGTERM) and the counters /metrics reads.
+	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	startMetrics(env)
+	go flushOnSignal(env.Pipelines, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
-	exporter.BoundMemoryByQueues()
-	if err := server.StartServer(plugin.New, plugin.Version, plugin.Priority); err != nil {
+	env.Pipelines.BoundMemory()
+	constructor := func() any { return plugin.NewWithEnv(env) }
+	if err := server.StartServer(constructor, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
 		os.Exit(1)
 	}
@@ -65,7 +76,7 @@ func main() {
 // startMetrics serves /metrics when -metrics-listen or
 // TRACE_EXPORTER_METRICS_LISTEN asks for it. A bad address disables metrics
 // with an error in the log; the plugin itself keeps working.
-func startMetrics() {
+func startMetrics(env *plugin.Env) {
 	v := *metricsListen
 	if v == "" {
 		v = os.Getenv(metrics.EnvListen)
@@ -78,7 +89,7 @@ func startMetrics() {
 		slog.Error("metrics disabled", "error", err)
 		return
 	}
-	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector()), slog.Default())
+	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector(env)), slog.Default())
 }
 
 func dumpRequested() bool {
@@ -106,7 +117,7 @@ func writeDump(w *os.File) error {
 			"Phases":   plugin.Phases(),
 			"Version":  plugin.Version,
 			"Priority": plugin.Priority,
-			"Schema":   schema.KongSchema(name),
+			"Schema":   schema.KongSchema(name, exporter.Names()),
 		}},
 	}
 	enc := json.NewEncoder(w)
@@ -126,14 +137,14 @@ func pluginName() string {
 // flushOnSignal flushes every pipeline when Kong stops or reloads (both send
 // SIGTERM; go-pdk installs no handler, so the default would drop everything
 // queued), then exits 0.
-func flushOnSignal(timeout time.Duration) {
+func flushOnSignal(pipelines *exporter.Registry, timeout time.Duration) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-sigs
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := exporter.ShutdownAll(ctx); err != nil {
+	if err := pipelines.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)
 	}
 	os.Exit(0)

@@ -2,28 +2,23 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
-// buildPlugin compiles this command under the name Kong knows it by.
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "trace-exporter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// The plugin server is built once for this test binary (or taken from
+// $TRACE_EXPORTER_BIN), under the name Kong knows it by.
+func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
 // Kong runs `<bin> -dump` (query_cmd) and reads stdout as JSON.
 func TestDumpAnswersKong(t *testing.T) {
-	bin := buildPlugin(t)
+	bin := testutil.PluginBinary(t)
 	out, err := exec.Command(bin, "-dump", "-kong-prefix", "/tmp/kp").Output()
 	if err != nil {
 		t.Fatalf("-dump: %v", err)
@@ -51,7 +46,7 @@ func TestDumpAnswersKong(t *testing.T) {
 	}
 	// Compare as decoded JSON: key order is not part of the contract.
 	var want map[string]any
-	raw, _ := json.Marshal(schema.KongSchema("trace-exporter"))
+	raw, _ := json.Marshal(schema.KongSchema("trace-exporter", exporter.Names()))
 	_ = json.Unmarshal(raw, &want)
 	if !reflect.DeepEqual(p.Schema, want) {
 		got, _ := json.Marshal(p.Schema)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,19 +10,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // The plugin server started as Kong starts it serves /metrics when the
 // environment asks for it (a bare port: loopback), and still stops cleanly
 // on SIGTERM.
 func TestPluginServerServesMetrics(t *testing.T) {
-	bin := buildPlugin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	bin := testutil.PluginBinary(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(bin, "-kong-prefix", t.TempDir())
 	cmd.Env = append(os.Environ(), "TRACE_EXPORTER_METRICS_LISTEN="+strconv.Itoa(port))
 	if err := cmd.Start(); err != nil {

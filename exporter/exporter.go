@@ -1,19 +1,26 @@
-// Package exporter moves finished spans from the Kong log handler to a
-// backend: the span model, a bounded queue, one batcher per pipeline, retry,
-// the optional disk spool and the Exporter interface with one file per
-// backend.
+// Package exporter is the contract between the plugin and the backends: the
+// span model (Span, Batch, Resource), the Exporter interface and its error
+// kinds (Permanent, Retryable, PartialError), the registries of backends
+// (Register) and span processors (RegisterProcessor), the HTTPSender every
+// HTTP backend shares, and the pipelines that move a request's spans from
+// Kong's log handler to a backend (Registry, Handle, Stats).
 //
-// Flow: Acquire(cfg) returns a Handle on the pipeline for cfg's backend
-// (shared by every plugin instance with the same backend, reaped when idle).
-// Handle.Enqueue puts a request's spans in the pipeline's bounded queue
-// without ever waiting; the pipeline's batcher cuts batches by size or
-// delay and hands them to concurrency_limit workers, which call the
-// Exporter through the retry layer. Every span accepted ends up exported or
-// dropped with a reason (Stats). ShutdownAll flushes everything within a
-// deadline. A backend is one Exporter and a Factory passed to Register
-// (built in: otlphttp.go, otlpgrpc.go, zipkin.go, httpjson.go, file.go,
-// stdout.go). Before Enqueue, the plugin runs the instance's span
-// processors (SpanProcessor, RegisterProcessor) on a request's spans.
+// Flow: Registry.Acquire(cfg) returns a Handle on the pipeline for cfg's
+// backend (shared by every plugin instance with the same backend, reaped
+// when idle). Handle.Enqueue offers a request's spans to the pipeline's
+// source — a bounded memory queue, or a disk spool in front of it — without
+// ever waiting; concurrency_limit workers read batches from the source (by
+// size or delay), export each through the retry layer and the circuit
+// breaker, and settle it. Every span accepted ends up exported, dropped
+// with one reason (Stats), or left in the spool for the next process.
+// Registry.ShutdownAll flushes everything within a deadline.
+//
+// Layers: this package never imports a backend. Backends live one per
+// package under exporter/ (otlphttp, otlpgrpc, zipkin, httpjson, file,
+// stdout; package builtin registers them all) and import only this
+// contract and the helpers under exporter/internal: queue (memory queue),
+// spool (disk spool), retry (backoff, circuit breaker), wire (pools, gzip,
+// JSON and UTF-8 writers) and otlpenc (OTLP encoding).
 package exporter
 
 import (

@@ -22,7 +22,7 @@ import (
 // AttemptTimeout. Connections are kept alive and reused; maxConns is the
 // expected parallelism (the pipeline's concurrency_limit).
 func NewHTTPClient(cfg *schema.Config, maxConns int, logger *slog.Logger) (*http.Client, error) {
-	tlsConfig, err := newTLSConfig(cfg, logger)
+	tlsConfig, err := NewTLSConfig(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +76,9 @@ func (c *sendTimeoutConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// newTLSConfig reads the tls_* fields. Verification is on unless
+// NewTLSConfig reads the tls_* fields. Verification is on unless
 // tls_verify is false, which is logged as a warning.
-func newTLSConfig(cfg *schema.Config, logger *slog.Logger) (*tls.Config, error) {
+func NewTLSConfig(cfg *schema.Config, logger *slog.Logger) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServerName}
 	if !cfg.TLSVerify {
 		c.InsecureSkipVerify = true

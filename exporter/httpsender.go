@@ -13,7 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/exporter/internal/wire"
 	"github.com/trace-exporter/trace-exporter/schema"
+)
+
+// OTLP size limits, which every backend here applies: a request over
+// MaxRequestBytes is not sent (dropped and counted), a response over
+// MaxResponseBytes is not parsed.
+const (
+	MaxRequestBytes  = 64 << 20
+	MaxResponseBytes = 4 << 20
 )
 
 // HTTPSender POSTs request bodies to an HTTP backend the way every HTTP
@@ -38,7 +47,7 @@ func NewHTTPSender(cfg *schema.Config, contentType string, set Settings) (*HTTPS
 	// The config validates the endpoint of the built-in backends; a custom
 	// exporter's is checked here, before any span waits on it.
 	if u, err := url.Parse(cfg.TracesURL()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &schema.FieldError{Field: "traces_endpoint", Reason: fmt.Sprintf("an http:// or https:// URL is required, got %q", redactURL(cfg.TracesURL()))}
+		return nil, &schema.FieldError{Field: "traces_endpoint", Reason: fmt.Sprintf("an http:// or https:// URL is required, got %q", wire.RedactURL(cfg.TracesURL()))}
 	}
 	concurrency := cfg.Queue.ConcurrencyLimit
 	if concurrency < 0 {
@@ -58,8 +67,8 @@ func NewHTTPSender(cfg *schema.Config, contentType string, set Settings) (*HTTPS
 		header:      http.Header{},
 		gzip:        cfg.Compression == schema.CompressionGzip,
 		timeout:     AttemptTimeout(cfg),
-		maxBody:     maxOTLPRequestBytes,
-		maxResponse: maxOTLPResponseBytes,
+		maxBody:     MaxRequestBytes,
+		maxResponse: MaxResponseBytes,
 	}
 	s.header.Set("User-Agent", "trace-exporter/"+Version)
 	for k, v := range cfg.Headers {
@@ -94,25 +103,34 @@ func (s *HTTPSender) Send(ctx context.Context, body []byte) error {
 	return err
 }
 
-// sendPooled is Send for a pooled buffer, which it takes over: the buffer
-// goes back to the pool once the transport is done with it. It returns the
-// 2xx response body (at most maxResponse bytes) for exporters that read it.
-func (s *HTTPSender) sendPooled(ctx context.Context, body *[]byte) ([]byte, error) {
+// SendPooled is Send for a body built in a buffer from GetBuffer, which it
+// takes over: the buffer goes back to the pool once the transport is done
+// with it (steady-state export then allocates per request, not per span).
+// It returns the 2xx response body (at most 4 MiB) for exporters that read
+// it, such as OTLP's partial success.
+func (s *HTTPSender) SendPooled(ctx context.Context, body *[]byte) ([]byte, error) {
 	return s.send(ctx, *body, body)
 }
 
+// GetBuffer returns an empty pooled buffer to encode a request body into;
+// hand it to HTTPSender.SendPooled, or give it back with PutBuffer.
+func GetBuffer() *[]byte { return wire.GetBuffer() }
+
+// PutBuffer returns a buffer from GetBuffer to the pool.
+func PutBuffer(b *[]byte) { wire.PutBuffer(b) }
+
 func (s *HTTPSender) send(ctx context.Context, raw []byte, pooled *[]byte) ([]byte, error) {
 	if s.gzip {
-		compressed := getBuffer()
-		*compressed = gzipAppend(*compressed, raw)
+		compressed := wire.GetBuffer()
+		*compressed = wire.GzipAppend(*compressed, raw)
 		if pooled != nil {
-			putBuffer(pooled)
+			wire.PutBuffer(pooled)
 		}
 		pooled, raw = compressed, *compressed
 	}
 	if n := len(raw); n > s.maxBody {
 		if pooled != nil {
-			putBuffer(pooled)
+			wire.PutBuffer(pooled)
 		}
 		return nil, Permanent(fmt.Errorf("request of %d bytes exceeds the limit of %d bytes", n, s.maxBody))
 	}
@@ -121,12 +139,12 @@ func (s *HTTPSender) send(ctx context.Context, raw []byte, pooled *[]byte) ([]by
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, nil)
 	if err != nil {
 		if pooled != nil {
-			putBuffer(pooled)
+			wire.PutBuffer(pooled)
 		}
 		return nil, Permanent(err)
 	}
 	if pooled != nil {
-		req.Body = &pooledBody{Reader: bytes.NewReader(raw), buf: pooled}
+		req.Body = wire.NewPooledBody(pooled)
 	} else {
 		req.Body = io.NopCloser(bytes.NewReader(raw))
 	}
@@ -143,12 +161,12 @@ func (s *HTTPSender) send(ctx context.Context, raw []byte, pooled *[]byte) ([]by
 		var badCert *tls.CertificateVerificationError
 		if errors.As(err, &badCert) {
 			// A certificate that does not verify will not verify on retry.
-			return nil, Permanent(fmt.Errorf("POST %s: %w", redactURL(s.url), err))
+			return nil, Permanent(fmt.Errorf("POST %s: %w", wire.RedactURL(s.url), err))
 		}
-		return nil, Retryable(fmt.Errorf("POST %s: %w", redactURL(s.url), err), 0)
+		return nil, Retryable(fmt.Errorf("POST %s: %w", wire.RedactURL(s.url), err), 0)
 	}
 	defer resp.Body.Close()
-	respBody, tooLarge := readCapped(resp.Body, s.maxResponse)
+	respBody, tooLarge := wire.ReadCapped(resp.Body, s.maxResponse)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if tooLarge {
 			return nil, nil // accepted; an answer that large is not read

@@ -1,21 +1,14 @@
 package exporter
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/trace-exporter/trace-exporter/schema"
 )
 
-// Export histograms: spans per export attempt and the attempt's duration,
-// per pipeline. They are recorded by a wrapper around every Exporter a
-// registered factory builds (see lookupFactory), so every backend, built-in
-// or custom, is measured the same way and the pipeline code stays unaware.
+// Export histograms: items per export attempt and the attempt's duration,
+// per pipeline, recorded around every attempt so every backend, built-in
+// or custom, is measured the same way.
 
 // Bucket upper bounds. Batches are cut at queue.max_batch_size (200 by
 // default); latencies span a local collector (~1 ms) to a slow remote one.
@@ -49,7 +42,7 @@ func (h Histogram) Cumulative() map[float64]uint64 {
 // ExportHistograms are one pipeline's export measurements. A retried batch
 // is observed once per attempt.
 type ExportHistograms struct {
-	BatchSpans    Histogram // spans per export attempt
+	BatchSpans    Histogram // items per export attempt
 	ExportSeconds Histogram // duration of each export attempt, whatever its outcome
 }
 
@@ -58,7 +51,6 @@ type ExportHistograms struct {
 type histogram struct {
 	bounds  []float64
 	counts  []atomic.Uint64 // len(bounds)+1
-	count   atomic.Uint64
 	sumBits atomic.Uint64
 }
 
@@ -78,7 +70,6 @@ func (h *histogram) observe(v float64) {
 			break
 		}
 	}
-	h.count.Add(1)
 }
 
 func (h *histogram) snapshot() Histogram {
@@ -91,92 +82,21 @@ func (h *histogram) snapshot() Histogram {
 	return s
 }
 
-type pipelineHistograms struct {
-	batchSpans    *histogram
+// exportHistograms belong to one pipeline.
+type exportHistograms struct {
+	batchItems    *histogram
 	exportSeconds *histogram
-	refs          int // exporters using it (guarded by histogramsByPipeline)
 }
 
-// histogramsByPipeline is keyed by pipeline id (the id PipelineStats
-// reports). An entry lives while an exporter of that pipeline does.
-var histogramsByPipeline = struct {
-	sync.Mutex
-	byID map[string]*pipelineHistograms
-}{byID: map[string]*pipelineHistograms{}}
-
-// HistogramsFor returns the export histograms of the pipeline with this id
-// (PipelineStats.ID), if it is running.
-func HistogramsFor(pipelineID string) (ExportHistograms, bool) {
-	histogramsByPipeline.Lock()
-	h, ok := histogramsByPipeline.byID[pipelineID]
-	histogramsByPipeline.Unlock()
-	if !ok {
-		return ExportHistograms{}, false
-	}
-	return ExportHistograms{BatchSpans: h.batchSpans.snapshot(), ExportSeconds: h.exportSeconds.snapshot()}, true
+func newExportHistograms() exportHistograms {
+	return exportHistograms{batchItems: newHistogram(batchSpansBounds), exportSeconds: newHistogram(exportSecondsBounds)}
 }
 
-func acquireHistograms(id string) *pipelineHistograms {
-	histogramsByPipeline.Lock()
-	defer histogramsByPipeline.Unlock()
-	h, ok := histogramsByPipeline.byID[id]
-	if !ok {
-		h = &pipelineHistograms{batchSpans: newHistogram(batchSpansBounds), exportSeconds: newHistogram(exportSecondsBounds)}
-		histogramsByPipeline.byID[id] = h
-	}
-	h.refs++
-	return h
+func (h exportHistograms) observe(items int, took time.Duration) {
+	h.exportSeconds.observe(took.Seconds())
+	h.batchItems.observe(float64(items))
 }
 
-func releaseHistograms(id string, h *pipelineHistograms) {
-	histogramsByPipeline.Lock()
-	defer histogramsByPipeline.Unlock()
-	if h.refs--; h.refs <= 0 && histogramsByPipeline.byID[id] == h {
-		delete(histogramsByPipeline.byID, id)
-	}
-}
-
-// pipelineIDOf is the id newPipeline gives the pipeline of cfg: a short
-// hash of its registry key.
-func pipelineIDOf(cfg *schema.Config) string {
-	key, err := pipelineKey(cfg)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:4])
-}
-
-// instrumented wraps a factory so the Exporter it builds is measured.
-func instrumented(f Factory) Factory {
-	return func(cfg *schema.Config, set Settings) (Exporter, error) {
-		e, err := f(cfg, set)
-		if err != nil || e == nil {
-			return e, err
-		}
-		id := pipelineIDOf(cfg)
-		return &measuredExporter{Exporter: e, id: id, h: acquireHistograms(id)}, nil
-	}
-}
-
-// measuredExporter passes every call through unchanged (errors keep their
-// type for the retry layer) and records each Export attempt.
-type measuredExporter struct {
-	Exporter
-	id       string
-	h        *pipelineHistograms
-	shutdown sync.Once
-}
-
-func (m *measuredExporter) Export(ctx context.Context, batch Batch) error {
-	start := time.Now()
-	err := m.Exporter.Export(ctx, batch)
-	m.h.exportSeconds.observe(time.Since(start).Seconds())
-	m.h.batchSpans.observe(float64(len(batch.Spans)))
-	return err
-}
-
-func (m *measuredExporter) Shutdown(ctx context.Context) error {
-	m.shutdown.Do(func() { releaseHistograms(m.id, m.h) })
-	return m.Exporter.Shutdown(ctx)
+func (h exportHistograms) snapshot() ExportHistograms {
+	return ExportHistograms{BatchSpans: h.batchItems.snapshot(), ExportSeconds: h.exportSeconds.snapshot()}
 }

@@ -1,4 +1,4 @@
-package exporter
+package exporter_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/exportertest"
 )
 
 // recordingHandler keeps the records logged through it.
@@ -71,19 +74,19 @@ func withRecordedLogs(t *testing.T) *recordingHandler {
 
 func TestFailuresAreLoggedOncePerIntervalWithCounts(t *testing.T) {
 	logs := withRecordedLogs(t)
-	rc := newOTLPReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	rc := exportertest.NewRecorder(t, nil, func(n int, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "schema mismatch", http.StatusBadRequest)
 	})
-	cfg := testConfig(rc.url())
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.Queue.MaxBatchSize = 1
 	cfg.Queue.MaxCoalescingDelay = 0
 	cfg.Headers = map[string]string{"Authorization": "Bearer top-secret"}
-	reg := NewRegistry(RegistryOptions{LogInterval: time.Hour})
+	reg := exporter.NewRegistry(exporter.RegistryOptions{LogInterval: time.Hour})
 	h, _ := reg.Acquire(cfg)
 	for range 20 {
-		h.Enqueue(testSpans(1))
+		h.Enqueue(exportertest.Spans(1))
 	}
-	waitFor(t, 5*time.Second, "20 batches refused", func() bool { return h.Stats().DroppedBy(DropPermanent) == 20 })
+	exportertest.WaitFor(t, 5*time.Second, "20 batches refused", func() bool { return h.Stats().DroppedBy(exporter.DropPermanent) == 20 })
 	if n := logs.count("spans lost"); n != 1 {
 		t.Fatalf("%d log lines for 20 failed batches within one interval, want 1", n)
 	}
@@ -109,26 +112,26 @@ func TestFailuresAreLoggedOncePerIntervalWithCounts(t *testing.T) {
 
 func TestTLSVerifyFalseWarnsAndCAFileVerifies(t *testing.T) {
 	logs := withRecordedLogs(t)
-	srv := newTLSReceiver(t)
-	caFile := writeServerCA(t, srv)
+	srv := exportertest.NewTLSServer(t)
+	caFile := exportertest.WriteServerCA(t, srv)
 
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	// Verification on, no CA: the self-signed test server is refused, for good.
-	h, _ := reg.Acquire(testConfig(srv.URL + "/v1/traces"))
-	h.Enqueue(testSpans(1))
-	waitFor(t, 5*time.Second, "unverified server refused", func() bool { return h.Stats().DroppedBy(DropPermanent) == 1 })
+	h, _ := reg.Acquire(exportertest.Config(srv.URL + "/v1/traces"))
+	h.Enqueue(exportertest.Spans(1))
+	exportertest.WaitFor(t, 5*time.Second, "unverified server refused", func() bool { return h.Stats().DroppedBy(exporter.DropPermanent) == 1 })
 
-	withCA := testConfig(srv.URL + "/v1/traces")
+	withCA := exportertest.Config(srv.URL + "/v1/traces")
 	withCA.TLSCAFile = caFile
 	h, _ = reg.Acquire(withCA)
-	h.Enqueue(testSpans(1))
-	waitFor(t, 5*time.Second, "export with CA", func() bool { return h.Stats().Exported == 1 })
+	h.Enqueue(exportertest.Spans(1))
+	exportertest.WaitFor(t, 5*time.Second, "export with CA", func() bool { return h.Stats().Exported == 1 })
 
-	insecure := testConfig(srv.URL + "/v1/traces")
+	insecure := exportertest.Config(srv.URL + "/v1/traces")
 	insecure.TLSVerify = false
 	h, _ = reg.Acquire(insecure)
-	h.Enqueue(testSpans(1))
-	waitFor(t, 5*time.Second, "export without verification", func() bool { return h.Stats().Exported == 1 })
+	h.Enqueue(exportertest.Spans(1))
+	exportertest.WaitFor(t, 5*time.Second, "export without verification", func() bool { return h.Stats().Exported == 1 })
 	if n := logs.count("tls_verify is false: the backend's TLS certificate is not verified"); n != 1 {
 		t.Fatalf("%d warnings for tls_verify=false, want 1", n)
 	}

@@ -1,27 +1,9 @@
-package exporter
+package exporter_test
 
 import (
-	"flag"
-	"log/slog"
-	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/exportertest"
 )
 
-// Every pipeline goroutine (batcher, workers, janitor, HTTP connections)
-// must be gone once the tests' registries are shut down. Pipeline logs are
-// shown with -v only.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Verbose() {
-		slog.SetDefault(slog.New(slog.DiscardHandler))
-	}
-	if code := m.Run(); code != 0 {
-		os.Exit(code)
-	}
-	if err := goleak.Find(goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-		os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-		os.Exit(1)
-	}
-}
+func TestMain(m *testing.M) { exportertest.Main(m) }

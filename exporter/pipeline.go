@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/exporter/internal/queue"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/retry"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/spool"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
@@ -25,400 +28,462 @@ const maxBatchBytes = 8 << 20
 // (a request per span would be far slower) and allow this many in flight.
 const concurrencyNoQueueing = 8
 
-// pipeline is one backend's queue, batcher and exporter, shared by every
-// plugin instance whose config selects that backend.
+// signal is what a pipeline needs to know of its items: written once for
+// every signal (spans, log records), not copied per signal.
+type signal[T any] struct {
+	name  string         // "traces": the pipeline's signal label
+	unit  string         // "spans": what its logs call the items
+	size  func(*T) int64 // memory estimate, at least the encoded size
+	codec spool.Codec[T]
+	push  func(ctx context.Context, exp Exporter, b *batchOf[T]) error
+}
+
+// batchOf is one export attempt's items with what describes them.
+type batchOf[T any] struct {
+	items    []T
+	resource *Resource
+	scope    Scope
+}
+
+// pipeline is one backend's queue (memory, or a disk spool in front of
+// it), workers and exporter for one signal, shared by every plugin
+// instance whose config selects that backend.
 //
-// Goroutines: one batcher cuts batches from the queue (by size or delay) and
-// hands them to concurrency_limit workers, which export with retries.
-type pipeline struct {
-	key   string // registry key: the backend config
-	id    string // short hash of key: tells apart pipelines of one endpoint
-	name  string // for logs and stats: exporter and endpoint, no secrets
-	log   *slog.Logger
-	exp   Exporter
-	batch Batch // Resource and Scope of every batch
-
-	queue     *queue
-	stats     counters
-	retry     retryPolicy
-	batchSize int
-	delay     time.Duration
-
-	work chan takenBatch // batcher → workers; unbuffered
+// Its workers (concurrency_limit of them) read batches from the source
+// (by size or delay), export each through the retry layer and the circuit
+// breaker, and settle it; every item accepted ends up exported, dropped
+// with one reason, or left in the spool for the next process.
+type pipeline[T any] struct {
+	key     string
+	id      string // short hash of key: tells apart pipelines of one endpoint
+	name    string // for logs and stats: exporter and endpoint, no secrets
+	sig     *signal[T]
+	log     *slog.Logger
+	exp     Exporter
+	res     *Resource
+	scope   Scope
+	src     queue.Source[T]
+	retry   retry.Policy
+	breaker *retry.Breaker
+	stats   counters
+	hist    exportHistograms
+	memory  atomic.Int64 // queue.max_bytes, reserved in the registry's memory bound
 
 	// exportCtx is cancelled when the shutdown deadline passes: exports and
-	// retry delays end, and what is left is counted as dropped.
+	// retry delays end, and what is left is counted or kept on disk.
 	exportCtx    context.Context
 	cancelExport context.CancelFunc
-	batcherDone  chan struct{}
-	workersDone  sync.WaitGroup
+	finished     chan struct{} // every worker returned
+	stopReports  chan struct{}
+	reportsDone  chan struct{}
 	shutdownOnce sync.Once
 	shutdownErr  error
 
-	exportErrors *throttledLog
-	rejections   *throttledLog
-	dropErrors   *throttledLog
+	exportErrors *ThrottledLog
+	rejections   *ThrottledLog
+	dropErrors   *ThrottledLog
 	reportEvery  time.Duration
-	lastReported [numDropReasons]uint64 // batcher goroutine only
+	lastReported [numDropReasons]uint64 // report goroutine only
 
 	// Reaping (registry janitor only).
 	lastActivity   uint64
 	lastActivityAt time.Time
-
-	panics atomic.Uint64
-
-	// Spool (nil when spool_dir is empty): see spool.go and spoolsend.go.
-	spool            *spool
-	spoolCancel      context.CancelFunc
-	spoolSendersDone sync.WaitGroup
-	// shutdownBegun is closed when shutdown starts: spool senders then stop
-	// retrying (what fails stays on disk for the next process).
-	shutdownBegun chan struct{}
-	spoolGaveUp   atomic.Bool // a send failed while shutting down
-	// spoolSendersActive counts running senders: the queue keeps taking
-	// spans during a shutdown while they flush.
-	spoolSendersActive atomic.Int32
-	spoolErrors        *throttledLog
 }
 
-type takenBatch struct {
-	spans []Span
-	bytes int64
+// hashKey is the hash of a pipeline's registry key: the first 4 bytes name
+// the pipeline (its id), the first 8 its spool file.
+func hashKey(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+
+func pipelineID(key string) string {
+	sum := hashKey(key)
+	return hex.EncodeToString(sum[:4])
 }
 
-// batchPool recycles span slices of finished batches (exporters must not
-// keep them, per the Exporter contract).
-var batchPool sync.Pool
+// spoolFileID names a pipeline's spool file, so the same config finds its
+// file again after a restart.
+func spoolFileID(key string) string {
+	sum := hashKey(key)
+	return hex.EncodeToString(sum[:8])
+}
 
-func newPipeline(key string, cfg *schema.Config, logInterval time.Duration) (*pipeline, error) {
-	name := describeBackend(cfg)
-	sum := sha256.Sum256([]byte(key))
-	id := hex.EncodeToString(sum[:4])
-	logger := slog.Default().With(slog.String("pipeline", name), slog.String("pipeline_id", id))
-	factory, err := lookupFactory(cfg)
+func newPipeline[T any](sig *signal[T], key string, cfg *schema.Config, logInterval time.Duration) (*pipeline[T], error) {
+	p, err := buildPipeline(sig, key, cfg, logInterval)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := factory(cfg, Settings{Logger: logger})
+	p.start(cfg.Queue.ConcurrencyLimit)
+	return p, nil
+}
+
+// buildPipeline makes a pipeline, its exporter and its source, not started.
+func buildPipeline[T any](sig *signal[T], key string, cfg *schema.Config, logInterval time.Duration) (*pipeline[T], error) {
+	b, err := lookupBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	name := b.describe(cfg)
+	id := pipelineID(key)
+	logger := slog.Default().With(slog.String("pipeline", name), slog.String("pipeline_id", id))
+	exp, err := b.factory(cfg, Settings{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	q := &cfg.Queue
-	concurrency := q.ConcurrencyLimit
-	if concurrency < 0 {
-		concurrency = concurrencyNoQueueing
+	p := &pipeline[T]{
+		key:          key,
+		id:           id,
+		name:         name,
+		sig:          sig,
+		log:          logger,
+		exp:          exp,
+		res:          NewResource(cfg),
+		scope:        NewScope(),
+		retry:        retry.Policy{Initial: q.InitialRetry(), Max: q.MaxRetry(), Budget: q.RetryBudget()},
+		breaker:      retry.NewBreaker(q.FailureThreshold, q.BreakerCooldownDuration()),
+		hist:         newExportHistograms(),
+		finished:     make(chan struct{}),
+		stopReports:  make(chan struct{}),
+		reportsDone:  make(chan struct{}),
+		exportErrors: NewThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
+		rejections:   NewThrottledLog(logger, slog.LevelWarn, "backend rejected "+sig.unit+" (partial success)", logInterval),
+		dropErrors:   NewThrottledLog(logger, slog.LevelError, sig.unit+" lost", logInterval),
+		reportEvery:  logInterval,
 	}
-	concurrency = max(concurrency, 1)
-	p := &pipeline{
-		key:           key,
-		id:            id,
-		name:          name,
-		log:           logger,
-		exp:           exp,
-		batch:         Batch{Resource: NewResource(cfg), Scope: NewScope()},
-		queue:         newQueue(q.MaxEntries, int64(q.MaxBytes), q.MaxBatchSize),
-		retry:         newRetryPolicy(q),
-		batchSize:     max(q.MaxBatchSize, 1),
-		delay:         q.CoalescingDelay(),
-		work:          make(chan takenBatch),
-		batcherDone:   make(chan struct{}),
-		exportErrors:  newThrottledLog(logger, slog.LevelWarn, "export failed", logInterval),
-		rejections:    newThrottledLog(logger, slog.LevelWarn, "backend rejected spans (partial success)", logInterval),
-		dropErrors:    newThrottledLog(logger, slog.LevelError, "spans lost", logInterval),
-		reportEvery:   logInterval,
-		shutdownBegun: make(chan struct{}),
+	front := queue.Options[T]{
+		MaxItems:   q.MaxEntries,
+		MaxBytes:   int64(q.MaxBytes),
+		BatchSize:  max(q.MaxBatchSize, 1),
+		BatchBytes: maxBatchBytes,
+		Delay:      q.CoalescingDelay(),
+		Size:       sig.size,
 	}
-	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
 	if cfg.SpoolDir != "" {
-		p.startSpool(cfg, concurrency)
+		p.src = spool.New(spool.Options[T]{
+			Dir: cfg.SpoolDir, FileID: spoolFileID(key), Destination: name,
+			MaxBytes: int64(cfg.SpoolMaxBytes), Front: front, Codec: sig.codec, Unit: sig.unit,
+			Logger: logger, LogInterval: logInterval,
+			Hooks: spool.Hooks{
+				Persisted: func(n int) { p.stats.spooled.Add(uint64(n)) },
+				Replayed:  func(n int64) { p.stats.replayed.Add(uint64(n)) },
+				Evicted: func(n int) {
+					p.stats.drop(DropSpoolFull, n)
+					p.dropErrors.Log(slog.String("reason", DropSpoolFull.String()), slog.Int(p.sig.unit, n),
+						slog.String("error", "spool_max_bytes reached: oldest records deleted"))
+				},
+				Corrupt: func(records, n int) {
+					p.stats.spoolCorrupt.Add(uint64(records))
+					p.stats.drop(DropSpoolCorrupt, n)
+				},
+			},
+		})
+	} else {
+		p.src = queue.NewMemory(front)
 	}
-	go p.runBatcher()
-	p.workersDone.Add(concurrency)
-	for range concurrency {
-		go p.runWorker()
-	}
+	p.memory.Store(int64(q.MaxBytes))
+	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
 	return p, nil
 }
 
-// enqueue offers a request's spans; see queue.push.
-func (p *pipeline) enqueue(spans []Span) pushResult {
-	r := p.queue.push(spans)
+// start runs concurrencyLimit workers (queue.concurrency_limit; -1 is
+// Kong's "no queueing") and the drop reports.
+func (p *pipeline[T]) start(concurrencyLimit int) {
+	if concurrencyLimit < 0 {
+		concurrencyLimit = concurrencyNoQueueing
+	}
+	var workers sync.WaitGroup
+	for range max(concurrencyLimit, 1) {
+		workers.Go(p.work)
+	}
+	go func() {
+		workers.Wait()
+		close(p.finished)
+	}()
+	go p.reportLoop()
+}
+
+// enqueue offers a request's items; see queue.Source.Offer.
+func (p *pipeline[T]) enqueue(items []T) queue.Result {
+	r := p.src.Offer(items)
 	switch r {
-	case pushAccepted:
-		p.stats.enqueued.Add(uint64(len(spans)))
-	case pushFullEntries:
-		p.stats.drop(DropQueueFullEntries, len(spans))
-	case pushFullBytes:
-		p.stats.drop(DropQueueFullBytes, len(spans))
-	case pushShutdown:
-		p.stats.drop(DropShutdown, len(spans))
+	case queue.Accepted:
+		p.stats.enqueued.Add(uint64(len(items)))
+	case queue.FullItems:
+		p.stats.drop(DropQueueFullEntries, len(items))
+	case queue.FullBytes:
+		p.stats.drop(DropQueueFullBytes, len(items))
+	case queue.Shutdown:
+		p.stats.drop(DropShutdown, len(items))
 	}
 	return r
 }
 
-func (p *pipeline) snapshot() Stats {
-	s := p.stats.snapshot()
-	n, b := p.queue.held()
-	s.QueueSpans, s.QueueBytes = int64(n), b
-	if p.spool != nil {
-		s.SpoolSpans, s.SpoolBytes = p.spool.held()
-		s.SpoolOpen = p.spool.isReady()
-	}
-	return s
-}
-
-// activity counts every span offered, accepted or not: a pipeline that is
-// dropping spans is busy, not idle.
-func (p *pipeline) activity() uint64 {
+// activity counts every item offered, accepted or not: a pipeline that is
+// refusing items is busy, not idle.
+func (p *pipeline[T]) activity() uint64 {
 	s := &p.stats
 	return s.enqueued.Load() + s.dropped[DropQueueFullEntries].Load() + s.dropped[DropQueueFullBytes].Load()
 }
 
-// runBatcher cuts batches: a batch is sent when batchSize spans wait, or
-// delay after the first of them arrived, or at once while shutting down.
-func (p *pipeline) runBatcher() {
-	defer close(p.batcherDone)
-	defer close(p.work)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	report := time.NewTicker(p.reportEvery)
-	defer report.Stop()
-	stop := p.exportCtx.Done()
+func (p *pipeline[T]) snapshot() Stats {
+	s := p.stats.snapshot()
+	u := p.src.Usage()
+	s.QueueSpans, s.QueueBytes = u.Items, u.Bytes
+	s.SpoolSpans, s.SpoolBytes, s.SpoolOpen = u.StoredItems, u.StoredBytes, u.StoreOpen
+	s.CircuitOpen = p.breaker.Open(time.Now())
+	return s
+}
+
+// work is one worker: read a batch, export it, settle it, until the source
+// is finished.
+func (p *pipeline[T]) work() {
 	for {
-		n, firstAt, draining := p.queue.waiting()
-		if n == 0 {
-			if draining {
-				return
-			}
-			select {
-			case <-p.queue.notify:
-			case <-report.C:
-				p.reportDrops()
-			case <-stop:
-				return
-			}
-			continue
-		}
-		if p.spoolWritable() {
-			// Persist at once, without the coalescing delay: senders batch
-			// from the spool, and spans on disk survive a crash.
-			buf, _ := batchPool.Get().([]Span)
-			spans, bytes := p.queue.take(buf[:0], p.batchSize, p.spoolRecordBytes())
-			b := takenBatch{spans: spans, bytes: bytes}
-			if p.persist(b.spans) {
-				p.release(b)
-				continue
-			}
-			if !p.handOver(b, report.C) {
-				return
-			}
-			continue
-		}
-		if n < p.batchSize && !draining {
-			if wait := time.Until(firstAt.Add(p.delay)); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-p.queue.notify:
-					timer.Stop()
-					continue
-				case <-report.C:
-					timer.Stop()
-					p.reportDrops()
-					continue
-				case <-stop:
-					timer.Stop()
-					return
-				}
-			}
-		}
-		buf, _ := batchPool.Get().([]Span)
-		spans, bytes := p.queue.take(buf[:0], p.batchSize, maxBatchBytes)
-		if !p.handOver(takenBatch{spans: spans, bytes: bytes}, report.C) {
+		if p.src.Durable() && !p.waitForBreaker() {
 			return
 		}
+		b, ok := p.src.Read(p.exportCtx)
+		if !ok {
+			return
+		}
+		p.process(b)
 	}
 }
 
-// handOver waits for a free worker. When the spool opens meanwhile, the
-// batch goes there instead. It gives up (counting the batch as lost to
-// shutdown) only when the shutdown deadline passes and the spool cannot
-// take the batch.
-func (p *pipeline) handOver(b takenBatch, report <-chan time.Time) bool {
-	spoolReady := p.spoolReadyCh()
+// waitForBreaker holds a worker of a durable source while the circuit
+// breaker is open: its batches wait where they are. It reports false when
+// the pipeline stops meanwhile.
+func (p *pipeline[T]) waitForBreaker() bool {
 	for {
-		select {
-		case p.work <- b:
+		now := time.Now()
+		if !p.breaker.Open(now) {
 			return true
-		case <-report:
-			p.reportDrops()
-		case <-spoolReady:
-			spoolReady = nil
-			if p.persist(b.spans) {
-				p.release(b)
-				return true
-			}
+		}
+		// The cooldown's rest, or a probe is out: look again soon.
+		wait := max(p.breaker.Remaining(now), 100*time.Millisecond)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
 		case <-p.exportCtx.Done():
-			if p.persist(b.spans) {
-				p.release(b)
-				return false
-			}
-			p.stats.drop(DropShutdown, len(b.spans))
-			p.stats.failedBatches.Add(1)
-			p.release(b)
+			t.Stop()
 			return false
 		}
 	}
 }
 
-func (p *pipeline) runWorker() {
-	defer p.workersDone.Done()
-	for b := range p.work {
-		p.export(b)
+// process exports one batch and settles it. Every item of the batch is
+// accounted for exactly once.
+func (p *pipeline[T]) process(b *queue.Batch[T]) {
+	n := len(b.Items)
+	if ok, _ := p.breaker.Allow(time.Now()); !ok {
+		if lost := b.Done(queue.Returned); lost > 0 {
+			p.stats.drop(DropCircuitOpen, lost)
+			p.stats.failedBatches.Add(1)
+			p.dropErrors.Log(slog.String("reason", DropCircuitOpen.String()), slog.Int(p.sig.unit, lost),
+				slog.String("error", "circuit breaker open: the backend failed queue.failure_threshold batches in a row"))
+		}
+		return
+	}
+	err, panicked := p.export(b)
+	switch {
+	case panicked:
+		b.Done(queue.Settled)
+		p.stats.drop(DropPermanent, n)
+		p.stats.failedBatches.Add(1)
+		p.breaker.Record(time.Now(), false)
+	case errors.Is(err, retry.ErrStopped):
+		// Shutdown deadline, or the batch was called back (spool): kept
+		// if its source can, else lost.
+		if lost := b.Done(queue.Returned); lost > 0 {
+			p.stats.drop(DropShutdown, lost)
+			p.stats.failedBatches.Add(1)
+		}
+	case errors.Is(err, retry.ErrBudgetExhausted) && p.src.Durable():
+		// A spool's batch is never given up: it goes back to disk and is
+		// sent again later. It still counts as a failed batch.
+		if lost := b.Done(queue.Returned); lost > 0 {
+			p.stats.drop(DropRetryExhausted, lost)
+			p.stats.failedBatches.Add(1)
+		}
+		p.exportErrors.Log(slog.String("error", err.Error()), slog.String("outcome", "kept in the spool"), slog.Int(p.sig.unit, n))
+		p.recordBreaker(false)
+	default:
+		// Settled before the counters move, so Exported never covers
+		// items still on disk.
+		b.Done(queue.Settled)
+		p.recordBreaker(p.account(n, err))
 	}
 }
 
-// export sends one batch through the retry layer and accounts for every
-// span in it. A panicking exporter loses the batch, not the process.
-func (p *pipeline) export(b takenBatch) {
-	defer p.release(b)
+// recordBreaker reports a batch's outcome to the circuit breaker.
+func (p *pipeline[T]) recordBreaker(delivered bool) {
+	if p.breaker.Record(time.Now(), delivered) {
+		what := "shedding batches"
+		if p.src.Durable() {
+			what = "batches wait in the spool"
+		}
+		p.log.Warn("circuit breaker open: "+what+" without trying the backend",
+			slog.Int("failure_threshold", p.breaker.Threshold()), slog.Duration("cooldown", p.breaker.Cooldown()))
+	}
+}
+
+// export sends one batch through the retry layer. A panicking exporter
+// loses the batch, not the process.
+func (p *pipeline[T]) export(b *queue.Batch[T]) (err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			p.panics.Add(1)
-			p.stats.drop(DropPermanent, len(b.spans))
-			p.stats.failedBatches.Add(1)
-			p.log.Error("exporter panicked; batch dropped", slog.Any("panic", r), slog.Int("spans", len(b.spans)))
+			p.stats.panics.Add(1)
+			p.log.Error("exporter panicked; batch dropped", slog.Any("panic", r), slog.Int(p.sig.unit, len(b.Items)))
+			err, panicked = nil, true
 		}
 	}()
-	batch := p.batch
-	batch.Spans = b.spans
-	attempt := func(ctx context.Context) error { return p.exp.Export(ctx, batch) }
+	batch := &batchOf[T]{items: b.Items, resource: p.res, scope: p.scope}
+	attempt := func(ctx context.Context) error {
+		start := time.Now()
+		err := p.sig.push(ctx, p.exp, batch)
+		p.hist.observe(len(b.Items), time.Since(start))
+		return err
+	}
 	onRetry := func(err error, delay time.Duration) {
 		p.stats.retries.Add(1)
-		p.exportErrors.log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int("spans", len(b.spans)))
+		p.exportErrors.Log(slog.String("error", err.Error()), slog.Duration("retry_in", delay), slog.Int(p.sig.unit, len(b.Items)))
 	}
-	// With a spool, a failing in-memory batch (sent while the spool was not
-	// open yet) stops retrying once the spool is open and moves to it; the
-	// spool's senders retry it from there.
-	err := p.retry.runUntil(p.exportCtx, p.spoolReadyCh(), attempt, onRetry)
-	if errors.Is(err, errStopped) && p.spool != nil && p.spool.isReady() {
-		if p.persist(b.spans) {
-			return
-		}
-		if p.exportCtx.Err() == nil {
-			err = p.retry.run(p.exportCtx, attempt, onRetry)
-		}
-	}
-	p.account(len(b.spans), err)
+	return p.retry.Run(p.exportCtx, b.Stop, attempt, classify, onRetry), false
 }
 
-// account records the outcome of a batch of n spans.
-func (p *pipeline) account(n int, err error) {
+// classify reads an Exporter's error for the retry layer (see Exporter).
+func classify(err error) (final bool, after time.Duration) {
+	if IsPermanent(err) {
+		return true, 0
+	}
+	after, _ = RetryDelay(err)
+	return false, after
+}
+
+// account records the outcome of a batch of n items and reports whether
+// the backend took it (fully or in part).
+func (p *pipeline[T]) account(n int, err error) (delivered bool) {
 	var partial *PartialError
 	switch {
 	case err == nil:
 		p.stats.exported.Add(uint64(n))
 		p.stats.batches.Add(1)
-		return
+		return true
 	case errors.As(err, &partial):
 		rejected := int(min(max(partial.Rejected, 0), int64(n)))
 		p.stats.exported.Add(uint64(n - rejected))
 		p.stats.drop(DropRejected, rejected)
 		p.stats.batches.Add(1)
-		p.rejections.log(slog.String("message", partial.Message), slog.Int("rejected", rejected), slog.Int("spans", n))
-		return
+		p.rejections.Log(slog.String("message", partial.Message), slog.Int("rejected", rejected), slog.Int(p.sig.unit, n))
+		return true
 	}
 	reason := DropPermanent
-	switch {
-	case errors.Is(err, errRetryBudgetExhausted):
+	if errors.Is(err, retry.ErrBudgetExhausted) {
 		reason = DropRetryExhausted
-	case errors.Is(err, errStopped):
-		reason = DropShutdown
 	}
 	p.stats.drop(reason, n)
 	p.stats.failedBatches.Add(1)
-	p.dropErrors.log(slog.String("reason", reason.String()), slog.Int("spans", n), slog.String("error", err.Error()))
+	p.dropErrors.Log(slog.String("reason", reason.String()), slog.Int(p.sig.unit, n), slog.String("error", err.Error()))
+	return false
 }
 
-func (p *pipeline) release(b takenBatch) {
-	p.queue.done(len(b.spans), b.bytes)
-	clear(b.spans)
-	if cap(b.spans) <= 4*p.batchSize {
-		batchPool.Put(b.spans[:0]) // one small allocation per batch, not per span
+// reportLoop logs items refused by a full queue, at most once per
+// interval: Offer itself never logs (it runs in Kong's log handler).
+func (p *pipeline[T]) reportLoop() {
+	defer close(p.reportsDone)
+	tick := time.NewTicker(p.reportEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			p.reportDrops()
+		case <-p.stopReports:
+			p.reportDrops()
+			return
+		}
 	}
 }
 
-// reportDrops logs spans refused by a full queue since the last report:
-// Enqueue itself never logs (it runs in Kong's log handler).
-func (p *pipeline) reportDrops() {
+func (p *pipeline[T]) reportDrops() {
 	for _, r := range []DropReason{DropQueueFullEntries, DropQueueFullBytes} {
 		now := p.stats.dropped[r].Load()
 		if d := now - p.lastReported[r]; d > 0 {
 			p.lastReported[r] = now
-			n, b := p.queue.held()
-			p.log.Warn("queue full: new spans dropped", slog.String("reason", r.String()),
-				slog.Uint64("spans", d), slog.Int("queued_spans", n), slog.Int64("queued_bytes", b))
+			u := p.src.Usage()
+			p.log.Warn("queue full: new "+p.sig.unit+" dropped", slog.String("reason", r.String()),
+				slog.Uint64(p.sig.unit, d), slog.Int64("queued_"+p.sig.unit, u.Items), slog.Int64("queued_bytes", u.Bytes))
 		}
 	}
 }
 
 // shutdown flushes what the pipeline holds within ctx's deadline, then
-// stops it and shuts the exporter down. Spans still unsent at the deadline
-// are counted as dropped (reason shutdown). Safe to call more than once.
-func (p *pipeline) shutdown(ctx context.Context) error {
+// stops it and shuts the exporter down. Items still unsent at the deadline
+// are counted as dropped (reason shutdown) or left in the spool. Safe to
+// call more than once.
+func (p *pipeline[T]) shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() { p.shutdownErr = p.doShutdown(ctx) })
 	return p.shutdownErr
 }
 
-func (p *pipeline) doShutdown(ctx context.Context) error {
-	close(p.shutdownBegun)
-	p.queue.beginShutdown()
-	finished := make(chan struct{})
-	go func() {
-		<-p.batcherDone
-		p.workersDone.Wait()
-		p.spoolSendersDone.Wait()
-		close(finished)
-	}()
-	var err error
+func (p *pipeline[T]) doShutdown(ctx context.Context) error {
+	p.src.Drain()
 	select {
-	case <-finished:
+	case <-p.finished:
 	case <-ctx.Done():
 		p.cancelExport()
 		// Exporters honour ctx, so the workers return promptly; the grace
 		// period only guards against one that does not.
 		select {
-		case <-finished:
+		case <-p.finished:
 		case <-time.After(time.Second):
 			p.log.Error("exporter ignored cancellation at shutdown")
 		}
 	}
 	p.cancelExport()
-	p.persistWaiting()
-	if n := p.queue.discardWaiting(); n > 0 {
-		p.stats.drop(DropShutdown, n)
-	}
-	if p.spool != nil {
-		p.spoolCancel()
-		if e := p.spool.close(); e != nil {
-			err = errors.Join(err, fmt.Errorf("pipeline %s: closing spool: %w", p.name, e))
-		}
-	}
+	lost, closeErr := p.src.Close()
+	p.stats.drop(DropShutdown, lost)
+	close(p.stopReports)
+	<-p.reportsDone
 	p.logFinalStats()
-	if lost := p.stats.dropped[DropShutdown].Load(); lost > 0 {
-		err = fmt.Errorf("pipeline %s: %d spans not sent before the shutdown deadline", p.name, lost)
+	var errs []error
+	if closeErr != nil {
+		errs = append(errs, fmt.Errorf("pipeline %s: closing spool: %w", p.name, closeErr))
 	}
-	p.reportDrops()
-	p.exportErrors.flush()
-	p.rejections.flush()
-	p.dropErrors.flush()
+	if n := p.stats.dropped[DropShutdown].Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("pipeline %s: %d %s not sent before the shutdown deadline", p.name, n, p.sig.unit))
+	}
+	p.exportErrors.Flush()
+	p.rejections.Flush()
+	p.dropErrors.Flush()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if ctx.Err() == nil {
 		shutdownCtx = ctx
 	}
-	if e := p.exp.Shutdown(shutdownCtx); e != nil {
-		err = errors.Join(err, fmt.Errorf("pipeline %s: exporter shutdown: %w", p.name, e))
+	if err := p.exp.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("pipeline %s: exporter shutdown: %w", p.name, err))
 	}
-	return err
+	return errors.Join(errs...)
 }
+
+// logFinalStats writes the pipeline's counters when it stops, so every
+// loss is visible in Kong's log after a stop or reload.
+func (p *pipeline[T]) logFinalStats() {
+	s := p.snapshot()
+	attrs := []any{
+		slog.Uint64("enqueued", s.Enqueued), slog.Uint64("exported", s.Exported),
+		slog.Uint64("dropped", s.DroppedTotal()), slog.Uint64("retries", s.Retries),
+		slog.Uint64("batches", s.Batches),
+	}
+	for _, r := range DropReasons() {
+		if n := s.Dropped[r]; n > 0 {
+			attrs = append(attrs, slog.Uint64("dropped_"+r.String(), n))
+		}
+	}
+	if _, ok := p.src.(*spool.Spool[T]); ok {
+		attrs = append(attrs, slog.Uint64("spooled", s.Spooled), slog.Uint64("replayed", s.Replayed),
+			slog.Uint64("spool_corrupt_records", s.SpoolCorrupt), slog.Int64("spool_left", s.SpoolSpans))
+	}
+	p.log.Info("pipeline stopped", attrs...)
+}
+
+// panicsTotal is the exporter panics this pipeline recovered.
+func (p *pipeline[T]) panicsTotal() uint64 { return p.stats.panics.Load() }

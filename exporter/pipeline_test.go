@@ -1,4 +1,4 @@
-package exporter
+package exporter_test
 
 import (
 	"context"
@@ -9,19 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/exportertest"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/otlpenc"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
 // hangingReceiver accepts connections and never answers until the test ends.
-func hangingReceiver(t *testing.T) *otlpReceiver {
+func hangingReceiver(t *testing.T) *exportertest.Recorder {
 	release := make(chan struct{})
-	rc := newOTLPReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	rc := exportertest.NewRecorder(t, nil, func(n int, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
-	// Registered after the server's own Close: runs first, so Close does
+	// exporter.Registered after the server's own Close: runs first, so Close does
 	// not wait for hung handlers.
 	t.Cleanup(func() { close(release) })
 	return rc
@@ -29,11 +32,11 @@ func hangingReceiver(t *testing.T) *otlpReceiver {
 
 func TestFullQueueDropsNewestCountedAndEnqueueNeverBlocks(t *testing.T) {
 	rc := hangingReceiver(t)
-	cfg := testConfig(rc.url())
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.Queue.MaxEntries = 100
 	cfg.Queue.MaxBatchSize = 10
 	cfg.ReadTimeout = 60000 // the batch in flight stays stuck
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 
 	const offers = 2000
@@ -42,7 +45,7 @@ func TestFullQueueDropsNewestCountedAndEnqueueNeverBlocks(t *testing.T) {
 	start := time.Now()
 	for range offers {
 		t0 := time.Now()
-		if h.Enqueue(testSpans(2)) {
+		if h.Enqueue(exportertest.Spans(2)) {
 			accepted++
 		}
 		slowest = max(slowest, time.Since(t0))
@@ -57,7 +60,7 @@ func TestFullQueueDropsNewestCountedAndEnqueueNeverBlocks(t *testing.T) {
 	if accepted != 50 || s.Enqueued != 100 {
 		t.Fatalf("accepted %d requests (%d spans), want 50 (100 spans: max_entries)", accepted, s.Enqueued)
 	}
-	if got, want := s.DroppedBy(DropQueueFullEntries), uint64(2*(offers-accepted)); got != want {
+	if got, want := s.DroppedBy(exporter.DropQueueFullEntries), uint64(2*(offers-accepted)); got != want {
 		t.Fatalf("queue_full_entries = %d, want %d", got, want)
 	}
 	if s.QueueSpans != 100 {
@@ -67,17 +70,17 @@ func TestFullQueueDropsNewestCountedAndEnqueueNeverBlocks(t *testing.T) {
 
 func TestMaxBytesBoundsTheQueue(t *testing.T) {
 	rc := hangingReceiver(t)
-	cfg := testConfig(rc.url())
-	one := estimateSpanBytes(&testSpans(1)[0])
+	cfg := exportertest.Config(rc.TracesURL())
+	one := exporter.EstimateSpanBytes(&exportertest.Spans(1)[0])
 	cfg.Queue.MaxBytes = 10*one + one/2 // room for 10 spans
 	cfg.ReadTimeout = 60000
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 	for range 30 {
-		h.Enqueue(testSpans(1))
+		h.Enqueue(exportertest.Spans(1))
 	}
 	s := h.Stats()
-	if s.Enqueued != 10 || s.DroppedBy(DropQueueFullBytes) != 20 {
+	if s.Enqueued != 10 || s.DroppedBy(exporter.DropQueueFullBytes) != 20 {
 		t.Fatalf("stats %+v: want 10 accepted, 20 dropped for bytes", s)
 	}
 	if s.QueueBytes > int64(cfg.Queue.MaxBytes) {
@@ -85,107 +88,54 @@ func TestMaxBytesBoundsTheQueue(t *testing.T) {
 	}
 }
 
-func TestRequestSpansAreAdmittedTogether(t *testing.T) {
-	q := newQueue(5, 1<<30, 100)
-	if q.push(testSpans(3)) != pushAccepted {
-		t.Fatal("3 of 5")
-	}
-	if r := q.push(testSpans(3)); r != pushFullEntries {
-		t.Fatalf("3 more into 2 free slots: %v, want refused whole", r)
-	}
-	if q.push(testSpans(2)) != pushAccepted {
-		t.Fatal("2 into 2 free slots")
-	}
-	spans, bytes := q.take(nil, 4, 1<<30)
-	if len(spans) != 4 || bytes != 4*int64(estimateSpanBytes(&spans[0])) {
-		t.Fatalf("took %d spans (%d bytes)", len(spans), bytes)
-	}
-	if n, _ := q.held(); n != 5 {
-		t.Fatalf("taken spans must stay held until done: %d", n)
-	}
-	q.done(4, bytes)
-	if n, _, _ := q.waiting(); n != 1 {
-		t.Fatalf("%d waiting, want 1", n)
-	}
-}
-
-func TestBatchesAreCutByBytes(t *testing.T) {
-	q := newQueue(1000, 1<<40, 1000)
-	big := testSpans(3)
-	for i := range big {
-		big[i].Name = string(make([]byte, 3<<20)) // 3 MiB names
-	}
-	q.push(big)
-	first, _ := q.take(nil, 1000, maxBatchBytes)
-	second, _ := q.take(nil, 1000, maxBatchBytes)
-	if len(first) != 2 || len(second) != 1 {
-		t.Fatalf("batches of %d and %d spans, want 2 and 1 under %d bytes", len(first), len(second), maxBatchBytes)
-	}
-	huge := testSpans(1)
-	huge[0].Name = string(make([]byte, 2*maxBatchBytes))
-	q.push(huge)
-	if got, _ := q.take(nil, 1000, maxBatchBytes); len(got) != 1 {
-		t.Fatal("a span larger than a batch must still go alone")
-	}
-}
-
-func TestEstimateCoversProtobufSize(t *testing.T) {
-	enc := &protoEncoder{sizing: true}
-	for _, s := range append(kongLikeBatch(4).Spans, richBatch().Spans...) {
-		if est, encoded := estimateSpanBytes(&s), enc.sizeSpan(&s)+3; est < encoded {
-			t.Errorf("span %q: estimate %d below its encoded size %d", s.Name, est, encoded)
-		}
-	}
-}
-
 func TestShutdownAllFlushesEverything(t *testing.T) {
-	rc := newOTLPReceiver(t, nil)
-	cfg := testConfig(rc.url())
+	rc := exportertest.NewRecorder(t, nil, nil)
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.Queue.MaxBatchSize = 20
 	cfg.Queue.MaxCoalescingDelay = 60 // only the shutdown can send the tail
-	other := testConfig(rc.url())
+	other := exportertest.Config(rc.TracesURL())
 	other.Headers = map[string]string{"X-Second": "pipeline"}
 	other.Queue.MaxCoalescingDelay = 60
-	reg := NewRegistry(RegistryOptions{})
+	reg := exporter.NewRegistry(exporter.RegistryOptions{})
 	h1, _ := reg.Acquire(cfg)
 	h2, _ := reg.Acquire(other)
 	for range 45 {
-		h1.Enqueue(testSpans(1))
+		h1.Enqueue(exportertest.Spans(1))
 	}
-	h2.Enqueue(testSpans(3))
+	h2.Enqueue(exportertest.Spans(3))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := reg.ShutdownAll(ctx); err != nil {
 		t.Fatalf("ShutdownAll: %v", err)
 	}
-	if got := rc.totalSpans(); got != 48 {
+	if got := rc.TotalSpans(); got != 48 {
 		t.Fatalf("receiver got %d spans, want 48", got)
 	}
 	if s := h1.Stats(); s.Exported != 45 || s.QueueSpans != 0 || s.DroppedTotal() != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 	// After shutdown: refused, counted, never blocking.
-	if h1.Enqueue(testSpans(2)) {
+	if h1.Enqueue(exportertest.Spans(2)) {
 		t.Fatal("enqueue accepted after shutdown")
 	}
-	if s := h1.Stats(); s.DroppedBy(DropShutdown) != 2 {
+	if s := h1.Stats(); s.DroppedBy(exporter.DropShutdown) != 2 {
 		t.Fatalf("stats %+v: want 2 shutdown drops", s)
 	}
-	if _, err := reg.Acquire(testConfig("http://127.0.0.1:1/v1/traces")); err == nil {
-		t.Fatal("Acquire after ShutdownAll must fail")
+	if _, err := reg.Acquire(exportertest.Config("http://127.0.0.1:1/v1/traces")); err == nil {
+		t.Fatal("Acquire after exporter.ShutdownAll must fail")
 	}
 }
 
 func TestShutdownDeadlineCountsWhatIsLeft(t *testing.T) {
 	rc := hangingReceiver(t)
-	cfg := testConfig(rc.url())
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.ReadTimeout = 60000
 	cfg.Queue.MaxBatchSize = 5
-	reg := NewRegistry(RegistryOptions{})
+	reg := exporter.NewRegistry(exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
-	h.Enqueue(testSpans(5)) // goes in flight and hangs
-	rc.waitRequests(1, 5*time.Second)
-	h.Enqueue(testSpans(4)) // waits behind it
+	h.Enqueue(exportertest.Spans(5)) // goes in flight and hangs
+	rc.WaitRequests(1, 5*time.Second)
+	h.Enqueue(exportertest.Spans(4)) // waits behind it
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -197,25 +147,25 @@ func TestShutdownDeadlineCountsWhatIsLeft(t *testing.T) {
 		t.Fatal("ShutdownAll must report the spans it could not send")
 	}
 	s := h.Stats()
-	if s.DroppedBy(DropShutdown) != 9 || s.QueueSpans != 0 {
+	if s.DroppedBy(exporter.DropShutdown) != 9 || s.QueueSpans != 0 {
 		t.Fatalf("stats %+v: want 9 spans lost to shutdown, none held", s)
 	}
-	checkAccounting(t, s)
+	exportertest.CheckAccounting(t, s)
 }
 
 func TestRegistrySharesPipelinesByBackend(t *testing.T) {
-	rc := newOTLPReceiver(t, nil)
-	reg := newTestRegistry(t, RegistryOptions{})
-	a := testConfig(rc.url())
-	b := testConfig(rc.url())
+	rc := exportertest.NewRecorder(t, nil, nil)
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
+	a := exportertest.Config(rc.TracesURL())
+	b := exportertest.Config(rc.TracesURL())
 	b.SamplingRate = 0.5 // not about the backend
 	b.SpanName = schema.SpanNameMethod
 	b.Headers = map[string]string{} // empty equals absent
-	c := testConfig(rc.url())
+	c := exportertest.Config(rc.TracesURL())
 	c.Headers = map[string]string{"Authorization": "Bearer other"}
-	d := testConfig(rc.url())
+	d := exportertest.Config(rc.TracesURL())
 	d.Protocol = schema.ProtocolHTTPJSON
-	e := testConfig(rc.url())
+	e := exportertest.Config(rc.TracesURL())
 	e.Queue.MaxBatchSize = 7
 
 	ha, _ := reg.Acquire(a)
@@ -223,11 +173,11 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 	hc, _ := reg.Acquire(c)
 	hd, _ := reg.Acquire(d)
 	he, _ := reg.Acquire(e)
-	if ha.pipe.Load() != hb.pipe.Load() {
+	if exporter.PipelineOf(ha) != exporter.PipelineOf(hb) {
 		t.Fatal("same backend must share one pipeline")
 	}
-	for name, h := range map[string]*Handle{"headers": hc, "protocol": hd, "queue": he} {
-		if h.pipe.Load() == ha.pipe.Load() {
+	for name, h := range map[string]*exporter.Handle{"headers": hc, "protocol": hd, "queue": he} {
+		if exporter.PipelineOf(h) == exporter.PipelineOf(ha) {
 			t.Errorf("different %s must get its own pipeline", name)
 		}
 	}
@@ -245,28 +195,28 @@ func TestRegistrySharesPipelinesByBackend(t *testing.T) {
 		t.Fatalf("pipeline ids %v are not distinct", ids)
 	}
 	// Both instances' spans go through the one pipeline.
-	ha.Enqueue(testSpans(1))
-	hb.Enqueue(testSpans(1))
-	waitFor(t, 5*time.Second, "both exported", func() bool { return ha.Stats().Exported == 2 })
+	ha.Enqueue(exportertest.Spans(1))
+	hb.Enqueue(exportertest.Spans(1))
+	exportertest.WaitFor(t, 5*time.Second, "both exported", func() bool { return ha.Stats().Exported == 2 })
 }
 
 func TestIdlePipelineIsReapedAndHandleReacquires(t *testing.T) {
-	rc := newOTLPReceiver(t, nil)
-	reg := newTestRegistry(t, RegistryOptions{IdleTimeout: 100 * time.Millisecond})
-	h, _ := reg.Acquire(testConfig(rc.url()))
-	first := h.pipe.Load()
-	h.Enqueue(testSpans(1))
-	rc.waitRequests(1, 5*time.Second)
-	waitFor(t, 5*time.Second, "idle pipeline reaped", func() bool { return len(reg.Stats()) == 0 })
+	rc := exportertest.NewRecorder(t, nil, nil)
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{IdleTimeout: 100 * time.Millisecond})
+	h, _ := reg.Acquire(exportertest.Config(rc.TracesURL()))
+	first := exporter.PipelineOf(h)
+	h.Enqueue(exportertest.Spans(1))
+	rc.WaitRequests(1, 5*time.Second)
+	exportertest.WaitFor(t, 5*time.Second, "idle pipeline reaped", func() bool { return len(reg.Stats()) == 0 })
 	// The handle of a still-configured instance keeps working.
-	if !h.Enqueue(testSpans(2)) {
+	if !h.Enqueue(exportertest.Spans(2)) {
 		t.Fatal("enqueue through a reaped pipeline's handle refused")
 	}
-	if h.pipe.Load() == first {
+	if exporter.PipelineOf(h) == first {
 		t.Fatal("handle should point to a new pipeline")
 	}
-	rc.waitRequests(2, 5*time.Second)
-	if got := rc.totalSpans(); got != 3 {
+	rc.WaitRequests(2, 5*time.Second)
+	if got := rc.TotalSpans(); got != 3 {
 		t.Fatalf("receiver got %d spans, want 3", got)
 	}
 	if n := len(reg.Stats()); n != 1 {
@@ -276,11 +226,11 @@ func TestIdlePipelineIsReapedAndHandleReacquires(t *testing.T) {
 
 func TestBusyPipelineIsNotReaped(t *testing.T) {
 	rc := hangingReceiver(t)
-	cfg := testConfig(rc.url())
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.ReadTimeout = 60000
-	reg := newTestRegistry(t, RegistryOptions{IdleTimeout: 50 * time.Millisecond})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{IdleTimeout: 50 * time.Millisecond})
 	h, _ := reg.Acquire(cfg)
-	h.Enqueue(testSpans(1)) // stuck in flight: the pipeline holds a span
+	h.Enqueue(exportertest.Spans(1)) // stuck in flight: the pipeline holds a span
 	time.Sleep(400 * time.Millisecond)
 	if len(reg.Stats()) != 1 || h.Stats().QueueSpans != 1 {
 		t.Fatal("a pipeline holding spans must not be reaped")
@@ -290,7 +240,7 @@ func TestBusyPipelineIsNotReaped(t *testing.T) {
 func TestConcurrencyLimitAllowsParallelBatches(t *testing.T) {
 	var gate atomic.Bool
 	release := make(chan struct{})
-	rc := newOTLPReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	rc := exportertest.NewRecorder(t, nil, func(n int, w http.ResponseWriter, r *http.Request) {
 		if !gate.Load() {
 			select {
 			case <-release:
@@ -298,28 +248,28 @@ func TestConcurrencyLimitAllowsParallelBatches(t *testing.T) {
 			}
 		}
 	})
-	cfg := testConfig(rc.url())
+	cfg := exportertest.Config(rc.TracesURL())
 	cfg.Queue.MaxBatchSize = 1
 	cfg.Queue.ConcurrencyLimit = 3
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 	for range 5 {
-		h.Enqueue(testSpans(1))
+		h.Enqueue(exportertest.Spans(1))
 	}
-	rc.waitRequests(3, 5*time.Second)
+	rc.WaitRequests(3, 5*time.Second)
 	time.Sleep(100 * time.Millisecond)
-	if n := len(rc.snapshot()); n != 3 || rc.maxInFlight.Load() != 3 {
-		t.Fatalf("%d requests, %d at once: want 3 in flight, no more", n, rc.maxInFlight.Load())
+	if n := len(rc.Received()); n != 3 || rc.MaxInFlight() != 3 {
+		t.Fatalf("%d requests, %d at once: want 3 in flight, no more", n, rc.MaxInFlight())
 	}
 	gate.Store(true)
 	close(release)
-	waitFor(t, 5*time.Second, "all exported", func() bool { return h.Stats().Exported == 5 })
+	exportertest.WaitFor(t, 5*time.Second, "all exported", func() bool { return h.Stats().Exported == 5 })
 }
 
 // panicky is a user-written exporter gone wrong.
 type panicky struct{ calls atomic.Int32 }
 
-func (p *panicky) Export(context.Context, Batch) error {
+func (p *panicky) Export(context.Context, exporter.Batch) error {
 	if p.calls.Add(1) == 1 {
 		panic("exporter bug")
 	}
@@ -330,30 +280,30 @@ func (p *panicky) Shutdown(context.Context) error { return nil }
 var testPanicky = &panicky{}
 
 func init() {
-	Register("test-panicky", func(*schema.Config, Settings) (Exporter, error) { return testPanicky, nil })
-	Register("test-broken", func(*schema.Config, Settings) (Exporter, error) {
+	exporter.Register("test-panicky", func(*schema.Config, exporter.Settings) (exporter.Exporter, error) { return testPanicky, nil })
+	exporter.Register("test-broken", func(*schema.Config, exporter.Settings) (exporter.Exporter, error) {
 		return nil, &schema.FieldError{Field: "tls_ca_file", Reason: "no such file"}
 	})
 }
 
 func TestExporterPanicLosesTheBatchNotThePipeline(t *testing.T) {
-	cfg := testConfig("http://127.0.0.1:1/unused")
+	cfg := exportertest.Config("http://127.0.0.1:1/unused")
 	cfg.Exporter = "test-panicky"
 	cfg.Queue.MaxBatchSize = 2
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, err := reg.Acquire(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Enqueue(testSpans(2))
-	waitFor(t, 5*time.Second, "panic counted", func() bool { return h.Stats().DroppedBy(DropPermanent) == 2 })
-	h.Enqueue(testSpans(2))
-	waitFor(t, 5*time.Second, "next batch exported", func() bool { return h.Stats().Exported == 2 })
+	h.Enqueue(exportertest.Spans(2))
+	exportertest.WaitFor(t, 5*time.Second, "panic counted", func() bool { return h.Stats().DroppedBy(exporter.DropPermanent) == 2 })
+	h.Enqueue(exportertest.Spans(2))
+	exportertest.WaitFor(t, 5*time.Second, "next batch exported", func() bool { return h.Stats().Exported == 2 })
 }
 
 func TestAcquireReportsExporterErrors(t *testing.T) {
-	reg := newTestRegistry(t, RegistryOptions{})
-	cfg := testConfig("http://127.0.0.1:1/v1/traces")
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
+	cfg := exportertest.Config("http://127.0.0.1:1/v1/traces")
 	cfg.Exporter = "test-broken"
 	_, err := reg.Acquire(cfg)
 	var fe *schema.FieldError
@@ -364,12 +314,12 @@ func TestAcquireReportsExporterErrors(t *testing.T) {
 	if _, err := reg.Acquire(cfg); !errors.As(err, &fe) || fe.Field != "exporter" {
 		t.Fatalf("err = %v, want a field error naming exporter", err)
 	}
-	cfg = testConfig("http://127.0.0.1:1/v1/traces")
+	cfg = exportertest.Config("http://127.0.0.1:1/v1/traces")
 	cfg.Protocol = "http/thrift" // no such transport
 	if _, err := reg.Acquire(cfg); !errors.As(err, &fe) || fe.Field != "protocol" {
 		t.Fatalf("err = %v, want a field error naming protocol", err)
 	}
-	cfg = testConfig("https://127.0.0.1:1/v1/traces")
+	cfg = exportertest.Config("https://127.0.0.1:1/v1/traces")
 	cfg.TLSCAFile = "/nonexistent/ca.pem"
 	if _, err := reg.Acquire(cfg); !errors.As(err, &fe) || fe.Field != "tls_ca_file" {
 		t.Fatalf("err = %v, want a field error naming tls_ca_file", err)
@@ -379,52 +329,14 @@ func TestAcquireReportsExporterErrors(t *testing.T) {
 	}
 }
 
-func TestRetryBackoffGrowsWithJitterAndCaps(t *testing.T) {
-	p := retryPolicy{initial: 10 * time.Millisecond, max: 200 * time.Millisecond, budget: time.Minute}
-	for n, base := range map[int]time.Duration{1: 10, 2: 20, 3: 40, 4: 80, 5: 160, 6: 200, 30: 200} {
-		base *= time.Millisecond
-		lo, hi := base/2, min(base*3/2, p.max)
-		seen := map[time.Duration]bool{}
-		for range 200 {
-			d := p.backoff(n)
-			if d < lo || d > hi {
-				t.Fatalf("retry %d: %s outside [%s, %s]", n, d, lo, hi)
-			}
-			seen[d] = true
+// The estimate a queued span is charged is at least its protobuf size, so
+// batches cut by estimated bytes stay under the OTLP request limit.
+func TestEstimateCoversProtobufSize(t *testing.T) {
+	empty := len(otlpenc.AppendTraces(nil, &exporter.Batch{}))
+	for _, s := range append(exportertest.KongLikeBatch(4).Spans, exportertest.RichBatch().Spans...) {
+		encoded := len(otlpenc.AppendTraces(nil, &exporter.Batch{Spans: []exporter.Span{s}})) - empty
+		if est := exporter.EstimateSpanBytes(&s); est < encoded {
+			t.Errorf("span %q: estimate %d below its encoded size %d", s.Name, est, encoded)
 		}
-		if n < 6 && len(seen) < 10 {
-			t.Fatalf("retry %d: no jitter (%d distinct delays)", n, len(seen))
-		}
-	}
-}
-
-func TestRetryRunStopsOnPermanentBudgetAndContext(t *testing.T) {
-	p := retryPolicy{initial: time.Millisecond, max: 5 * time.Millisecond, budget: 100 * time.Millisecond}
-	noop := func(error, time.Duration) {}
-	calls := 0
-	err := p.run(context.Background(), func(context.Context) error { calls++; return Permanent(errors.New("bad")) }, noop)
-	if !IsPermanent(err) || calls != 1 {
-		t.Fatalf("permanent: %v after %d calls", err, calls)
-	}
-	calls = 0
-	start := time.Now()
-	err = p.run(context.Background(), func(context.Context) error { calls++; return errors.New("down") }, noop)
-	if !errors.Is(err, errRetryBudgetExhausted) || calls < 5 || time.Since(start) > time.Second {
-		t.Fatalf("budget: %v after %d calls in %s", err, calls, time.Since(start))
-	}
-	// A server delay beyond the budget gives up at once instead of waiting.
-	calls = 0
-	err = p.run(context.Background(), func(context.Context) error { calls++; return Retryable(errors.New("busy"), time.Hour) }, noop)
-	if !errors.Is(err, errRetryBudgetExhausted) || calls != 1 {
-		t.Fatalf("long Retry-After: %v after %d calls", err, calls)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	p.budget = 10 * time.Hour
-	p.max = time.Hour
-	p.initial = time.Hour
-	err = p.run(ctx, func(context.Context) error { return errors.New("down") }, noop)
-	if !errors.Is(err, errStopped) {
-		t.Fatalf("cancelled: %v", err)
 	}
 }

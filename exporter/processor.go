@@ -115,6 +115,7 @@ func RegisterProcessor(name string, f ProcessorFactory) {
 
 // Processors is the processor chain of one plugin instance.
 type Processors struct {
+	stats           *ProcessorStats
 	list            []namedProcessor
 	requestHeaders  []string
 	responseHeaders []string
@@ -125,13 +126,13 @@ type namedProcessor struct {
 	SpanProcessor
 }
 
-// NewProcessors builds the chain cfg asks for. It returns nil, and no
-// error, when no processor applies.
-func NewProcessors(cfg *schema.Config) (*Processors, error) {
+// NewProcessors builds the chain cfg asks for, counting into stats. It
+// returns nil, and no error, when no processor applies.
+func NewProcessors(cfg *schema.Config, stats *ProcessorStats) (*Processors, error) {
 	processorFactories.RLock()
 	registered := slices.Clone(processorFactories.list)
 	processorFactories.RUnlock()
-	c := &Processors{}
+	c := &Processors{stats: stats}
 	for _, r := range registered {
 		p, err := r.factory(cfg)
 		if err != nil {
@@ -180,27 +181,24 @@ func (c *Processors) Names() []string {
 	return out
 }
 
-// ProcessorCounters counts what processors did, process-wide.
-type ProcessorCounters struct {
-	Dropped uint64 // spans dropped by a processor
-	Panics  uint64 // processor panics (the request's spans were dropped)
+// ProcessorStats counts what span processors did; the plugin's chains
+// of one process share one (NewProcessors).
+type ProcessorStats struct {
+	Dropped atomic.Uint64 // spans dropped by a processor
+	Panics  atomic.Uint64 // processor panics (the request's spans were dropped)
+
+	// panicLog is built on first use, with the logger the process has set
+	// by then.
+	panicLog sync.Once
+	panics   *ThrottledLog
 }
 
-var processorStats struct {
-	dropped atomic.Uint64
-	panics  atomic.Uint64
+func (s *ProcessorStats) logPanic(processor string, r any) {
+	s.panicLog.Do(func() {
+		s.panics = NewThrottledLog(slog.Default(), slog.LevelError, "span processor panicked; the request's spans were dropped", 10*time.Second)
+	})
+	s.panics.Log(slog.String("processor", processor), slog.Any("panic", r))
 }
-
-// ProcessorTotals returns the process-wide processor counters.
-func ProcessorTotals() ProcessorCounters {
-	return ProcessorCounters{Dropped: processorStats.dropped.Load(), Panics: processorStats.panics.Load()}
-}
-
-// processorPanicLog is built on first use: main sets the default logger
-// after package initialisation.
-var processorPanicLog = sync.OnceValue(func() *throttledLog {
-	return newThrottledLog(slog.Default(), slog.LevelError, "span processor panicked; the request's spans were dropped", 10*time.Second)
-})
 
 // Process runs the chain. A panicking processor drops the request's spans:
 // a half-processed request may lack a redaction or a rename the processor
@@ -210,9 +208,9 @@ func (c *Processors) Process(spans []Span, req *Request) (out []Span) {
 	current := ""
 	defer func() {
 		if r := recover(); r != nil {
-			processorStats.panics.Add(1)
-			processorStats.dropped.Add(uint64(n))
-			processorPanicLog().log(slog.String("processor", current), slog.Any("panic", r))
+			c.stats.Panics.Add(1)
+			c.stats.Dropped.Add(uint64(n))
+			c.stats.logPanic(current, r)
 			out = nil
 		}
 	}()
@@ -224,7 +222,7 @@ func (c *Processors) Process(spans []Span, req *Request) (out []Span) {
 		}
 	}
 	if d := n - len(spans); d > 0 {
-		processorStats.dropped.Add(uint64(d))
+		c.stats.Dropped.Add(uint64(d))
 	}
 	return spans
 }

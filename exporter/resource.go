@@ -10,8 +10,12 @@ import (
 )
 
 // Version is the plugin's version, reported as the instrumentation scope
-// version and telemetry.sdk.version. main sets it (go-pdk needs it too).
-var Version = "0.1.0"
+// version, telemetry.sdk.version and to Kong by -dump.
+const Version = "0.1.0"
+
+// SchemaURL names the version of the OpenTelemetry semantic conventions the
+// exported data follows (OTLP schema_url of resources and scopes).
+const SchemaURL = "https://opentelemetry.io/schemas/1.43.0"
 
 // ScopeName is the instrumentation scope of every span we export.
 const ScopeName = "trace-exporter"
@@ -21,13 +25,13 @@ const ScopeName = "trace-exporter"
 const DefaultServiceName = "kong"
 
 // NewScope returns the instrumentation scope reported with every batch.
-func NewScope() Scope { return Scope{Name: ScopeName, Version: Version} }
+func NewScope() Scope { return Scope{Name: ScopeName, Version: Version, SchemaURL: SchemaURL} }
 
 // NewResource builds a pipeline's resource: the user's resource_attributes
 // (sorted by key, so equal configs encode equally), service.name defaulting
-// to "kong", service.instance.id identifying this process unless the user
-// set one, and the telemetry.sdk.* attributes that say who produced the
-// spans.
+// to "kong", service.instance.id identifying this process, and the
+// telemetry.sdk.* attributes that say who produced the spans. A key the user
+// set wins over a default: every key appears once.
 func NewResource(cfg *schema.Config) *Resource {
 	keys := make([]string, 0, len(cfg.ResourceAttributes))
 	for k := range cfg.ResourceAttributes {
@@ -35,21 +39,20 @@ func NewResource(cfg *schema.Config) *Resource {
 	}
 	sort.Strings(keys)
 	attrs := make([]Attribute, 0, len(keys)+5)
-	if _, ok := cfg.ResourceAttributes["service.name"]; !ok {
-		attrs = append(attrs, String("service.name", DefaultServiceName))
+	addDefault := func(k, v string) {
+		if _, set := cfg.ResourceAttributes[k]; !set {
+			attrs = append(attrs, String(k, v))
+		}
 	}
-	if _, ok := cfg.ResourceAttributes["service.instance.id"]; !ok {
-		attrs = append(attrs, String("service.instance.id", processInstanceID()))
-	}
+	addDefault("service.name", DefaultServiceName)
+	addDefault("service.instance.id", processInstanceID())
 	for _, k := range keys {
 		attrs = append(attrs, String(k, cfg.ResourceAttributes[k]))
 	}
-	attrs = append(attrs,
-		String("telemetry.sdk.name", ScopeName),
-		String("telemetry.sdk.language", "go"),
-		String("telemetry.sdk.version", Version),
-	)
-	return &Resource{Attributes: attrs}
+	addDefault("telemetry.sdk.name", ScopeName)
+	addDefault("telemetry.sdk.language", "go")
+	addDefault("telemetry.sdk.version", Version)
+	return &Resource{Attributes: attrs, SchemaURL: SchemaURL}
 }
 
 var (

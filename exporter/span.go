@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"unsafe"
+
+	"github.com/trace-exporter/trace-exporter/exporter/internal/wire"
 )
 
 // TraceID is a W3C / OTLP 16-byte trace id. The zero value is invalid.
@@ -38,6 +40,17 @@ const (
 	KindConsumer    SpanKind = 5
 )
 
+var kindNames = [...]string{"unspecified", "internal", "server", "client", "producer", "consumer"}
+
+// String returns the kind's lowercase name ("server", "client" ...),
+// "unspecified" for unknown values.
+func (k SpanKind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return kindNames[KindUnspecified]
+}
+
 // StatusCode uses OTLP's numbering.
 type StatusCode int32
 
@@ -47,6 +60,16 @@ const (
 	StatusOK    StatusCode = 1
 	StatusError StatusCode = 2
 )
+
+var statusNames = [...]string{"unset", "ok", "error"}
+
+// String returns "unset", "ok" or "error" ("unset" for unknown values).
+func (c StatusCode) String() string {
+	if c >= 0 && int(c) < len(statusNames) {
+		return statusNames[c]
+	}
+	return statusNames[StatusUnset]
+}
 
 // Span is one finished span as plugin/ hands it over. The exporter owns it
 // once enqueued; nothing may change it after that.
@@ -66,6 +89,12 @@ type Span struct {
 	StatusMessage string
 	// DroppedAttributes counts attributes refused by the attribute limit.
 	DroppedAttributes uint32
+	// Resource, when set, is the resource this span is exported with
+	// instead of its batch's (attributes rendered per request). Encoders
+	// put spans of different resources into different ResourceSpans of one
+	// request, telling resources apart by pointer: share one *Resource for
+	// equal resources.
+	Resource *Resource
 }
 
 // Event is a timestamped annotation on a span.
@@ -171,20 +200,63 @@ func (v Value) Equal(o Value) bool {
 	return v.num == o.num
 }
 
-// Resource describes the entity producing spans (one per pipeline).
+// Resource describes the entity producing spans.
 type Resource struct {
 	Attributes []Attribute
+	// SchemaURL names the semantic-conventions version the attributes
+	// follow (OTLP ResourceX.schema_url); empty when unknown.
+	SchemaURL string
+}
+
+// equal reports whether two resources have the same content.
+func (r *Resource) equal(o *Resource) bool {
+	if r.SchemaURL != o.SchemaURL || len(r.Attributes) != len(o.Attributes) {
+		return false
+	}
+	for i := range r.Attributes {
+		if r.Attributes[i].Key != o.Attributes[i].Key || !r.Attributes[i].Value.Equal(o.Attributes[i].Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // Scope is the instrumentation scope reported with every span.
 type Scope struct {
 	Name    string
 	Version string
+	// SchemaURL names the semantic-conventions version the spans follow
+	// (OTLP ScopeX.schema_url).
+	SchemaURL string
 }
 
-// Batch is what an Exporter receives: spans of one resource and scope.
+// Batch is what an Exporter receives: spans of one scope, with the
+// resource of every span that does not carry its own.
 type Batch struct {
 	Resource *Resource
 	Scope    Scope
 	Spans    []Span
 }
+
+// ResourceOf returns the resource span i of the batch is exported with.
+func (b *Batch) ResourceOf(i int) *Resource {
+	if r := b.Spans[i].Resource; r != nil {
+		return r
+	}
+	return b.Resource
+}
+
+// FindAttribute returns the value of the first attribute named key.
+func FindAttribute(attrs []Attribute, key string) (Value, bool) {
+	for i := range attrs {
+		if attrs[i].Key == key {
+			return attrs[i].Value, true
+		}
+	}
+	return Value{}, false
+}
+
+// ValidUTF8 is utf8.ValidString, faster on the short ASCII strings
+// attributes mostly are. Encoders repair invalid strings; the plugin uses it
+// to cut attribute values at a character boundary.
+func ValidUTF8(s string) bool { return wire.ValidUTF8(s) }

@@ -1,4 +1,4 @@
-package exporter
+package exporter_test
 
 import (
 	"bytes"
@@ -16,23 +16,22 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/exporter/internal/exportertest"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
 func TestSpoolRecordRoundTrip(t *testing.T) {
-	for _, spans := range [][]Span{richBatch().Spans, kongLikeBatch(7).Spans, nil} {
-		rec := encodeRecord(nil, spans)
-		if n, ok := recordSpanCount(rec); !ok || n != len(spans) {
-			t.Fatalf("span count %d %v, want %d", n, ok, len(spans))
-		}
-		got, err := decodeRecord(nil, rec)
+	for _, spans := range [][]exporter.Span{exportertest.RichBatch().Spans, exportertest.KongLikeBatch(7).Spans, exportertest.TwoResourceBatch().Spans, nil} {
+		rec := exporter.EncodeSpanRecord(nil, spans)
+		got, err := exporter.DecodeSpanRecord(nil, rec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(spans) == 0 && len(got) == 0 {
 			continue
 		}
-		if !reflect.DeepEqual(plainSpans(got), plainSpans(spans)) {
+		if !reflect.DeepEqual(exportertest.PlainSpans(got), exportertest.PlainSpans(spans)) {
 			t.Fatalf("round trip changed the spans:\n got %+v\nwant %+v", got, spans)
 		}
 	}
@@ -41,37 +40,37 @@ func TestSpoolRecordRoundTrip(t *testing.T) {
 // Every single-byte change and every truncation of a record is detected:
 // a damaged record must never turn into wrong spans.
 func TestSpoolRecordDamageDetected(t *testing.T) {
-	rec := encodeRecord(nil, richBatch().Spans)
+	rec := exporter.EncodeSpanRecord(nil, exportertest.RichBatch().Spans)
 	for i := range rec {
 		for _, flip := range []byte{0x01, 0x80, 0xff} {
 			bad := bytes.Clone(rec)
 			bad[i] ^= flip
-			if _, err := decodeRecord(nil, bad); err == nil {
+			if _, err := exporter.DecodeSpanRecord(nil, bad); err == nil {
 				t.Fatalf("byte %d ^ %#x not detected", i, flip)
 			}
 		}
 	}
 	for n := range len(rec) {
-		if _, err := decodeRecord(nil, rec[:n]); err == nil {
+		if _, err := exporter.DecodeSpanRecord(nil, rec[:n]); err == nil {
 			t.Fatalf("truncation to %d bytes not detected", n)
 		}
 	}
-	if _, err := decodeRecord(nil, append(bytes.Clone(rec), 0)); err == nil {
+	if _, err := exporter.DecodeSpanRecord(nil, append(bytes.Clone(rec), 0)); err == nil {
 		t.Fatal("trailing byte not detected")
 	}
 }
 
 func FuzzSpoolDecodeRecord(f *testing.F) {
-	f.Add(encodeRecord(nil, richBatch().Spans))
-	f.Add(encodeRecord(nil, kongLikeBatch(3).Spans))
-	f.Add([]byte{spoolRecordVersion, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0})
+	f.Add(exporter.EncodeSpanRecord(nil, exportertest.RichBatch().Spans))
+	f.Add(exporter.EncodeSpanRecord(nil, exportertest.KongLikeBatch(3).Spans))
+	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		spans, err := decodeRecord(nil, rec)
+		spans, err := exporter.DecodeSpanRecord(nil, rec)
 		if err != nil {
 			return
 		}
 		// Whatever decodes is canonical: it encodes back to the same bytes.
-		if again := encodeRecord(nil, spans); !bytes.Equal(again, rec) {
+		if again := exporter.EncodeSpanRecord(nil, spans); !bytes.Equal(again, rec) {
 			t.Fatalf("decoded record does not re-encode to itself")
 		}
 	})
@@ -80,26 +79,26 @@ func FuzzSpoolDecodeRecord(f *testing.F) {
 // switchableReceiver is an OTLP receiver that answers 503 while down and
 // records the span ids it acknowledged.
 type switchableReceiver struct {
-	*otlpReceiver
+	*exportertest.Recorder
 	down atomic.Bool
 
 	mu    sync.Mutex
-	acked map[SpanID]int // span id → times acknowledged
+	acked map[exporter.SpanID]int // span id → times acknowledged
 }
 
 func newSwitchableReceiver(t *testing.T) *switchableReceiver {
-	sr := &switchableReceiver{acked: map[SpanID]int{}}
-	sr.otlpReceiver = newOTLPReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	sr := &switchableReceiver{acked: map[exporter.SpanID]int{}}
+	sr.Recorder = exportertest.NewRecorder(t, nil, func(n int, w http.ResponseWriter, r *http.Request) {
 		if sr.down.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		req := sr.snapshot()[n].request
+		req := sr.Received()[n].Export
 		sr.mu.Lock()
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
-					sr.acked[SpanID(s.SpanId)]++
+					sr.acked[exporter.SpanID(s.SpanId)]++
 				}
 			}
 		}
@@ -120,17 +119,17 @@ func (sr *switchableReceiver) ackedSpans() (unique, total int) {
 	return unique, total
 }
 
-func (sr *switchableReceiver) has(id SpanID) bool {
+func (sr *switchableReceiver) has(id exporter.SpanID) bool {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	return sr.acked[id] > 0
 }
 
 // numberedSpans returns n one-span requests with span ids from first on.
-func numberedSpans(first, n int) [][]Span {
-	out := make([][]Span, n)
+func numberedSpans(first, n int) [][]exporter.Span {
+	out := make([][]exporter.Span, n)
 	for i := range out {
-		s := testSpans(1)
+		s := exportertest.Spans(1)
 		binary.BigEndian.PutUint64(s[0].SpanID[:], uint64(first+i+1))
 		s[0].TraceID[0] = byte(i)
 		out[i] = s
@@ -139,25 +138,21 @@ func numberedSpans(first, n int) [][]Span {
 }
 
 func spoolConfig(t *testing.T, endpoint, dir string) *schema.Config {
-	cfg := testConfig(endpoint)
+	cfg := exportertest.Config(endpoint)
 	cfg.SpoolDir = dir
 	cfg.Queue.MaxBatchSize = 50
 	return cfg
 }
 
 func spoolPath(t *testing.T, cfg *schema.Config) string {
-	key, err := pipelineKey(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(cfg.SpoolDir, spoolFileID(key)+".spool")
+	return filepath.Join(cfg.SpoolDir, exporter.SpoolFileID(cfg)+".spool")
 }
 
-func waitSpoolOpen(t *testing.T, h *Handle) {
-	waitFor(t, 10*time.Second, "spool open", func() bool { return h.Stats().SpoolOpen })
+func waitSpoolOpen(t *testing.T, h *exporter.Handle) {
+	exportertest.WaitFor(t, 10*time.Second, "spool open", func() bool { return h.Stats().SpoolOpen })
 }
 
-func shutdownRegistry(t *testing.T, reg *Registry, d time.Duration) {
+func shutdownRegistry(t *testing.T, reg *exporter.Registry, d time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	_ = reg.ShutdownAll(ctx)
@@ -168,9 +163,9 @@ func shutdownRegistry(t *testing.T, reg *Registry, d time.Duration) {
 func TestSpoolOutageLosesNothing(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 	cfg.Queue.MaxEntries = 200 // far below what the outage produces: the spool holds the rest
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, err := reg.Acquire(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -188,16 +183,16 @@ func TestSpoolOutageLosesNothing(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	waitFor(t, 10*time.Second, "everything on disk", func() bool { return h.Stats().SpoolSpans == n })
+	exportertest.WaitFor(t, 10*time.Second, "everything on disk", func() bool { return h.Stats().SpoolSpans == n })
 	if s := h.Stats(); s.QueueSpans != 0 || s.Exported != 0 {
 		t.Fatalf("while down: %+v", s)
 	}
 	time.Sleep(300 * time.Millisecond) // retries happen meanwhile
 	rc.down.Store(false)
-	waitFor(t, 20*time.Second, "all exported", func() bool { return h.Stats().Exported == n })
+	exportertest.WaitFor(t, 20*time.Second, "all exported", func() bool { return h.Stats().Exported == n })
 	s := h.Stats()
 	unique, total := rc.ackedSpans()
-	if unique != n || total != n || s.DroppedTotal() != s.Dropped[DropQueueFullEntries] || s.SpoolSpans != 0 || s.Spooled != n || s.Retries == 0 {
+	if unique != n || total != n || s.DroppedTotal() != s.Dropped[exporter.DropQueueFullEntries] || s.SpoolSpans != 0 || s.Spooled != n || s.Retries == 0 {
 		t.Fatalf("unique %d total %d, stats %+v", unique, total, s)
 	}
 }
@@ -207,16 +202,16 @@ func TestSpoolReplayedAfterRestart(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
 	dir := t.TempDir()
-	cfg := spoolConfig(t, rc.url(), dir)
+	cfg := spoolConfig(t, rc.TracesURL(), dir)
 
-	reg1 := NewRegistry(RegistryOptions{})
+	reg1 := exporter.NewRegistry(exporter.RegistryOptions{})
 	h1, _ := reg1.Acquire(cfg)
 	waitSpoolOpen(t, h1)
 	const n = 500
 	for _, spans := range numberedSpans(0, n) {
 		h1.Enqueue(spans)
 	}
-	waitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == n })
+	exportertest.WaitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == n })
 	start := time.Now()
 	shutdownRegistry(t, reg1, 2*time.Second)
 	if d := time.Since(start); d > time.Second {
@@ -228,9 +223,9 @@ func TestSpoolReplayedAfterRestart(t *testing.T) {
 	}
 
 	rc.down.Store(false)
-	reg2 := newTestRegistry(t, RegistryOptions{})
+	reg2 := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h2, _ := reg2.Acquire(cfg)
-	waitFor(t, 10*time.Second, "replayed", func() bool { return h2.Stats().Exported == n })
+	exportertest.WaitFor(t, 10*time.Second, "replayed", func() bool { return h2.Stats().Exported == n })
 	s2 := h2.Stats()
 	if s2.Replayed != n || s2.Enqueued != 0 || s2.SpoolSpans != 0 {
 		t.Fatalf("second process: %+v", s2)
@@ -244,29 +239,29 @@ func TestSpoolReplayedAfterRestart(t *testing.T) {
 func TestSpoolCapDropsOldest(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 	cfg.SpoolMaxBytes = 1 << 20
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 	waitSpoolOpen(t, h)
 	big := strings.Repeat("x", 1000)
 	const n = 3000 // about 3 MiB
 	reqs := numberedSpans(0, n)
 	for i, spans := range reqs {
-		spans[0].Attributes = append(spans[0].Attributes, String("payload", big))
+		spans[0].Attributes = append(spans[0].Attributes, exporter.String("payload", big))
 		for !h.Enqueue(spans) {
 			time.Sleep(time.Millisecond)
 		}
 		if i%50 == 0 {
-			waitFor(t, 5*time.Second, "batcher", func() bool { return h.Stats().QueueSpans == 0 })
+			exportertest.WaitFor(t, 5*time.Second, "batcher", func() bool { return h.Stats().QueueSpans == 0 })
 		}
 	}
-	waitFor(t, 5*time.Second, "all written", func() bool {
+	exportertest.WaitFor(t, 5*time.Second, "all written", func() bool {
 		s := h.Stats()
-		return s.QueueSpans == 0 && int(s.SpoolSpans)+int(s.Dropped[DropSpoolFull]) == n
+		return s.QueueSpans == 0 && int(s.SpoolSpans)+int(s.Dropped[exporter.DropSpoolFull]) == n
 	})
 	s := h.Stats()
-	if s.SpoolBytes > int64(cfg.SpoolMaxBytes) || s.Dropped[DropSpoolFull] < n/2 {
+	if s.SpoolBytes > int64(cfg.SpoolMaxBytes) || s.Dropped[exporter.DropSpoolFull] < n/2 {
 		t.Fatalf("cap not applied: %+v", s)
 	}
 	// The cap bounds the records; bbolt's file adds page overhead, freed
@@ -276,7 +271,7 @@ func TestSpoolCapDropsOldest(t *testing.T) {
 	}
 	kept := s.SpoolSpans
 	rc.down.Store(false)
-	waitFor(t, 20*time.Second, "kept spans exported", func() bool { return h.Stats().Exported == uint64(kept) })
+	exportertest.WaitFor(t, 20*time.Second, "kept spans exported", func() bool { return h.Stats().Exported == uint64(kept) })
 	// The newest spans are the ones kept (the oldest batch, being retried
 	// when the cap was reached, is not evicted from under its sender).
 	last := reqs[n-1][0].SpanID
@@ -284,7 +279,7 @@ func TestSpoolCapDropsOldest(t *testing.T) {
 	if !rc.has(last) || rc.has(old) {
 		t.Fatalf("newest delivered %v, an old one delivered %v: want true, false", rc.has(last), rc.has(old))
 	}
-	if s := h.Stats(); s.Exported+s.Dropped[DropSpoolFull] != n || s.SpoolSpans != 0 {
+	if s := h.Stats(); s.Exported+s.Dropped[exporter.DropSpoolFull] != n || s.SpoolSpans != 0 {
 		t.Fatalf("accounting: %+v", s)
 	}
 }
@@ -293,10 +288,10 @@ func TestSpoolCapDropsOldest(t *testing.T) {
 func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 	cfg.Queue.MaxBatchSize = 10
 
-	reg1 := NewRegistry(RegistryOptions{})
+	reg1 := exporter.NewRegistry(exporter.RegistryOptions{})
 	h1, _ := reg1.Acquire(cfg)
 	waitSpoolOpen(t, h1)
 	const n = 100
@@ -304,7 +299,7 @@ func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 		h1.Enqueue(spans)
 		time.Sleep(100 * time.Microsecond)
 	}
-	waitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == n })
+	exportertest.WaitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == n })
 	shutdownRegistry(t, reg1, time.Second)
 
 	// Damage the body of the first record and add one with a bad header.
@@ -314,9 +309,10 @@ func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 	}
 	var damagedSpans int
 	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(spoolBucket)
+		b := tx.Bucket([]byte("spans")) // the bucket of span records
 		k, v := b.Cursor().First()
-		damagedSpans, _ = recordSpanCount(v)
+		count, _ := binary.Uvarint(v[1:]) // after the version byte
+		damagedSpans = int(count)
 		bad := bytes.Clone(v)
 		bad[len(bad)-1] ^= 0x55
 		if err := b.Put(bytes.Clone(k), bad); err != nil {
@@ -330,12 +326,12 @@ func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 	}
 
 	rc.down.Store(false)
-	reg2 := newTestRegistry(t, RegistryOptions{})
+	reg2 := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h2, _ := reg2.Acquire(cfg)
 	want := uint64(n - damagedSpans)
-	waitFor(t, 10*time.Second, "good records exported", func() bool { return h2.Stats().Exported == want })
+	exportertest.WaitFor(t, 10*time.Second, "good records exported", func() bool { return h2.Stats().Exported == want })
 	s := h2.Stats()
-	if s.SpoolCorrupt != 2 || s.Dropped[DropSpoolCorrupt] != uint64(damagedSpans) || s.SpoolSpans != 0 {
+	if s.SpoolCorrupt != 2 || s.Dropped[exporter.DropSpoolCorrupt] != uint64(damagedSpans) || s.SpoolSpans != 0 {
 		t.Fatalf("stats %+v (damaged record had %d spans)", s, damagedSpans)
 	}
 }
@@ -346,17 +342,17 @@ func TestSpoolCorruptRecordsSkipped(t *testing.T) {
 func TestSpoolLockHandover(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 
-	old := NewRegistry(RegistryOptions{})
+	old := exporter.NewRegistry(exporter.RegistryOptions{})
 	h1, _ := old.Acquire(cfg)
 	waitSpoolOpen(t, h1)
 	for _, spans := range numberedSpans(0, 200) {
 		h1.Enqueue(spans)
 	}
-	waitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == 200 })
+	exportertest.WaitFor(t, 5*time.Second, "on disk", func() bool { return h1.Stats().SpoolSpans == 200 })
 
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h2, _ := reg.Acquire(cfg)
 	for _, spans := range numberedSpans(1000, 100) {
 		if !h2.Enqueue(spans) {
@@ -370,7 +366,7 @@ func TestSpoolLockHandover(t *testing.T) {
 	shutdownRegistry(t, old, time.Second)
 	waitSpoolOpen(t, h2)
 	rc.down.Store(false)
-	waitFor(t, 10*time.Second, "everything exported", func() bool { return h2.Stats().Exported == 300 })
+	exportertest.WaitFor(t, 10*time.Second, "everything exported", func() bool { return h2.Stats().Exported == 300 })
 	if unique, _ := rc.ackedSpans(); unique != 300 {
 		t.Fatalf("%d unique spans, want 300", unique)
 	}
@@ -382,16 +378,16 @@ func TestSpoolLockHandover(t *testing.T) {
 // A file bbolt cannot read is kept aside; the pipeline starts a new one.
 func TestSpoolUnreadableFileMovedAside(t *testing.T) {
 	rc := newSwitchableReceiver(t)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 	path := spoolPath(t, cfg)
 	if err := os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file "), 1000), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reg := newTestRegistry(t, RegistryOptions{})
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 	waitSpoolOpen(t, h)
-	h.Enqueue(testSpans(2))
-	waitFor(t, 5*time.Second, "exported", func() bool { return h.Stats().Exported == 2 })
+	h.Enqueue(exportertest.Spans(2))
+	exportertest.WaitFor(t, 5*time.Second, "exported", func() bool { return h.Stats().Exported == 2 })
 	aside, _ := filepath.Glob(path + ".corrupt-*")
 	if len(aside) != 1 {
 		t.Fatalf("corrupt file not kept aside: %v", aside)
@@ -402,9 +398,9 @@ func TestSpoolUnreadableFileMovedAside(t *testing.T) {
 // nothing is dropped.
 func TestSpoolShutdownDeadlineKeepsUnsent(t *testing.T) {
 	rc := hangingReceiver(t)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
 	cfg.ReadTimeout = 60000
-	reg := NewRegistry(RegistryOptions{})
+	reg := exporter.NewRegistry(exporter.RegistryOptions{})
 	h, _ := reg.Acquire(cfg)
 	waitSpoolOpen(t, h)
 	for _, spans := range numberedSpans(0, 400) {
@@ -425,16 +421,16 @@ func TestSpoolShutdownDeadlineKeepsUnsent(t *testing.T) {
 func TestSpoolKeepsPipelineFromReaping(t *testing.T) {
 	rc := newSwitchableReceiver(t)
 	rc.down.Store(true)
-	cfg := spoolConfig(t, rc.url(), t.TempDir())
-	reg := newTestRegistry(t, RegistryOptions{IdleTimeout: 50 * time.Millisecond})
+	cfg := spoolConfig(t, rc.TracesURL(), t.TempDir())
+	reg := exportertest.NewRegistry(t, exporter.RegistryOptions{IdleTimeout: 50 * time.Millisecond})
 	h, _ := reg.Acquire(cfg)
 	waitSpoolOpen(t, h)
-	h.Enqueue(testSpans(3))
+	h.Enqueue(exportertest.Spans(3))
 	time.Sleep(400 * time.Millisecond)
 	if len(reg.Stats()) != 1 {
 		t.Fatal("pipeline with spooled spans was reaped")
 	}
 	rc.down.Store(false)
-	waitFor(t, 5*time.Second, "exported", func() bool { return h.Stats().Exported == 3 })
-	waitFor(t, 5*time.Second, "reaped once empty", func() bool { return len(reg.Stats()) == 0 })
+	exportertest.WaitFor(t, 5*time.Second, "exported", func() bool { return h.Stats().Exported == 3 })
+	exportertest.WaitFor(t, 5*time.Second, "reaped once empty", func() bool { return len(reg.Stats()) == 0 })
 }

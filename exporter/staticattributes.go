@@ -46,7 +46,7 @@ func (p *staticAttributes) Process(spans []Span, _ *Request) []Span {
 		start := len(buf)
 		buf = append(buf, s.Attributes...)
 		for _, a := range p.attrs {
-			if !hasAttribute(s.Attributes, a.Key) {
+			if _, dup := FindAttribute(s.Attributes, a.Key); !dup {
 				buf = append(buf, a)
 			}
 		}

@@ -31,6 +31,10 @@ const (
 	// DropSpoolCorrupt: spans of spool records that failed their checksum
 	// or could not be decoded (skipped and deleted).
 	DropSpoolCorrupt
+	// DropCircuitOpen: shed without trying the backend while the circuit
+	// breaker was open (queue.failure_threshold); with a spool they wait
+	// on disk instead.
+	DropCircuitOpen
 
 	numDropReasons
 )
@@ -38,7 +42,7 @@ const (
 var dropReasonNames = [numDropReasons]string{
 	"queue_full_entries", "queue_full_bytes", "shutdown",
 	"retry_exhausted", "permanent_error", "rejected",
-	"spool_full", "spool_corrupt",
+	"spool_full", "spool_corrupt", "circuit_open",
 }
 
 // String returns the reason's metric label.
@@ -79,6 +83,9 @@ type Stats struct {
 	SpoolSpans   int64  // spans on disk, being sent or waiting
 	SpoolBytes   int64  // bytes of those records
 	SpoolOpen    bool   // the spool file is open (false while another process holds its lock)
+
+	CircuitOpen bool   // the circuit breaker sheds batches now
+	Panics      uint64 // exporter panics recovered (their batches: DropPermanent)
 }
 
 // DroppedBy returns the count of one reason.
@@ -104,6 +111,7 @@ type counters struct {
 	spooled       atomic.Uint64
 	replayed      atomic.Uint64
 	spoolCorrupt  atomic.Uint64
+	panics        atomic.Uint64
 }
 
 func (c *counters) drop(r DropReason, n int) {
@@ -122,6 +130,7 @@ func (c *counters) snapshot() Stats {
 		Spooled:       c.spooled.Load(),
 		Replayed:      c.replayed.Load(),
 		SpoolCorrupt:  c.spoolCorrupt.Load(),
+		Panics:        c.panics.Load(),
 	}
 	for i := range c.dropped {
 		s.Dropped[i] = c.dropped[i].Load()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // Namespace prefixes every metric name.
@@ -42,11 +43,14 @@ type Collector struct {
 	pipelines  func() []exporter.PipelineStats
 	histograms func(pipelineID string) (exporter.ExportHistograms, bool)
 	counters   *plugin.Stats
+	processors *exporter.ProcessorStats
+	sampling   *sampling.Stats
 
 	enqueued, exported, dropped, retries, batches *prometheus.Desc
 	queueSpans, queueBytes                        *prometheus.Desc
 	spooled, replayed, spoolCorrupt               *prometheus.Desc
 	spoolSpans, spoolBytes, spoolOpen             *prometheus.Desc
+	circuitOpen, exporterPanics                   *prometheus.Desc
 	batchSpans, exportSeconds                     *prometheus.Desc
 
 	plugin                            []pluginCounter
@@ -54,10 +58,12 @@ type Collector struct {
 	buildInfo                         *prometheus.Desc
 }
 
-// NewCollector reads pipelines from exporter.AllStats and the handlers'
-// counters from plugin.Counters.
-func NewCollector() *Collector {
-	return newCollector(exporter.AllStats, exporter.HistogramsFor, &plugin.Counters)
+// NewCollector reads the pipelines of reg and the handlers' counters of
+// stats: those of the plugin.Env the plugin server runs with.
+func NewCollector(env *plugin.Env) *Collector {
+	c := newCollector(env.Pipelines.Stats, env.Pipelines.Histograms, env.Stats)
+	c.processors, c.sampling = env.Processors, &env.Sampling.Stats
+	return c
 }
 
 func newCollector(pipelines func() []exporter.PipelineStats, histograms func(string) (exporter.ExportHistograms, bool), counters *plugin.Stats) *Collector {
@@ -65,11 +71,13 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 		pipelines:  pipelines,
 		histograms: histograms,
 		counters:   counters,
+		processors: &exporter.ProcessorStats{},
+		sampling:   &sampling.Stats{},
 
 		enqueued: pipelineDesc("spans_enqueued_total", "Spans accepted into the pipeline's queue."),
 		exported: pipelineDesc("spans_exported_total", "Spans the backend acknowledged."),
 		dropped: pipelineDesc("spans_dropped_total",
-			"Spans lost, by reason: queue_full_entries and queue_full_bytes (refused at enqueue), shutdown, retry_exhausted, permanent_error (the backend refused the batch), rejected (OTLP partial success), spool_full, spool_corrupt.",
+			"Spans lost, by reason: queue_full_entries and queue_full_bytes (refused at enqueue), shutdown, retry_exhausted, permanent_error (the backend refused the batch), rejected (OTLP partial success), spool_full, spool_corrupt, circuit_open (shed while the circuit breaker was open).",
 			"reason"),
 		retries: pipelineDesc("export_retries_total", "Export attempts after the first one of a batch."),
 		batches: pipelineDesc("batches_total", "Batches by outcome: exported (fully or partially) or failed (given up).", "result"),
@@ -83,6 +91,9 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 		spoolSpans:   pipelineDesc("spool_spans", "Spans on disk, waiting or being exported."),
 		spoolBytes:   pipelineDesc("spool_bytes", "Bytes of the spool's records."),
 		spoolOpen:    pipelineDesc("spool_open", "1 when the pipeline's spool file is open, 0 while another process holds it."),
+
+		circuitOpen:    pipelineDesc("circuit_open", "1 while the circuit breaker sheds batches (queue.failure_threshold), else 0."),
+		exporterPanics: pipelineDesc("exporter_panics_total", "Exporter panics recovered (their batches were dropped as permanent_error)."),
 
 		batchSpans:    pipelineDesc("export_batch_spans", "Spans per export attempt (a retried batch counts once per attempt)."),
 		exportSeconds: pipelineDesc("export_duration_seconds", "Duration of export attempts, successful or not."),
@@ -108,8 +119,9 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 	labelled(payloadErrors, "stream", func(s *plugin.Stats) *atomic.Int64 { return &s.PayloadStream })
 	labelled(payloadErrors, "too_large", func(s *plugin.Stats) *atomic.Int64 { return &s.PayloadTooLarge })
 	counter("handoff_invalid_total", "Malformed access-to-log hand-offs (ids were chosen again in the log phase).", func(s *plugin.Stats) *atomic.Int64 { return &s.HandoffInvalid })
-	counter("trace_headers_invalid_total", "Malformed incoming trace-context headers (a new trace was started).", func(s *plugin.Stats) *atomic.Int64 { return &s.HeaderInvalid })
+	counter("trace_headers_invalid_total", "Requests whose incoming trace-context headers were malformed (once per request; other configured formats were still read, else a new trace was started).", func(s *plugin.Stats) *atomic.Int64 { return &s.HeaderInvalid })
 	counter("handler_panics_total", "Recovered panics in the Kong phase handlers.", func(s *plugin.Stats) *atomic.Int64 { return &s.Panics })
+	counter("try_start_clamped_total", "Upstream tries whose start Kong reported before the request's start (Kong's clocks differ): the try span starts with its parent.", func(s *plugin.Stats) *atomic.Int64 { return &s.TryStartClamped })
 	counter("requests_queue_rejected_total", "Requests whose spans the pipeline refused (see pipeline_spans_dropped_total for why).", func(s *plugin.Stats) *atomic.Int64 { return &s.QueueRejected })
 	return c
 }
@@ -118,7 +130,7 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.enqueued, c.exported, c.dropped, c.retries, c.batches, c.queueSpans, c.queueBytes,
-		c.spooled, c.replayed, c.spoolCorrupt, c.spoolSpans, c.spoolBytes, c.spoolOpen,
+		c.spooled, c.replayed, c.spoolCorrupt, c.spoolSpans, c.spoolBytes, c.spoolOpen, c.circuitOpen, c.exporterPanics,
 		c.batchSpans, c.exportSeconds, c.processorDropped, c.processorPanics, c.buildInfo,
 	} {
 		ch <- d
@@ -163,6 +175,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			open = 1
 		}
 		gauge(c.spoolOpen, open)
+		circuit := 0.0
+		if s.CircuitOpen {
+			circuit = 1
+		}
+		gauge(c.circuitOpen, circuit)
+		counter(c.exporterPanics, s.Panics)
 		if h, ok := c.histograms(p.ID); ok {
 			ch <- constHistogram(c.batchSpans, h.BatchSpans, l)
 			ch <- constHistogram(c.exportSeconds, h.ExportSeconds, l)
@@ -175,9 +193,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.CounterValue, float64(p.value(c.counters).Load()), labels...)
 	}
-	pt := exporter.ProcessorTotals()
-	ch <- prometheus.MustNewConstMetric(c.processorDropped, prometheus.CounterValue, float64(pt.Dropped))
-	ch <- prometheus.MustNewConstMetric(c.processorPanics, prometheus.CounterValue, float64(pt.Panics))
+	ch <- prometheus.MustNewConstMetric(c.processorDropped, prometheus.CounterValue, float64(c.processors.Dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(c.processorPanics, prometheus.CounterValue, float64(c.processors.Panics.Load()))
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, exporter.Version)
 }
 
@@ -189,6 +206,7 @@ func constHistogram(d *prometheus.Desc, h exporter.Histogram, labels []string) p
 // process collectors (memory, goroutines, GC, file descriptors, CPU).
 func NewRegistry(c *Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(c, newSamplingCollector(c.sampling),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }

@@ -190,7 +190,9 @@ func TestScrapeAfterRetriesAndDrops(t *testing.T) {
 	counters.SpansBuilt.Store(20)
 	counters.Unsampled.Store(3)
 	counters.PayloadStream.Store(2)
-	c := newCollector(reg.Stats, exporter.HistogramsFor, &counters)
+	env := plugin.NewEnv(reg)
+	env.Stats = &counters
+	c := NewCollector(env)
 	srv := Start("127.0.0.1:0", NewRegistry(c), slog.New(slog.DiscardHandler))
 	defer srv.Close()
 	select {
@@ -284,7 +286,7 @@ func TestEveryPluginCounterIsExposed(t *testing.T) {
 		v.Field(i).Addr().Interface().(*atomic.Int64).Store(int64(n))
 		want[n] = v.Type().Field(i).Name
 	}
-	c := newCollector(func() []exporter.PipelineStats { return nil }, exporter.HistogramsFor, &counters)
+	c := newCollector(func() []exporter.PipelineStats { return nil }, exporter.DefaultRegistry.Histograms, &counters)
 	seen := map[float64]bool{}
 	for _, p := range c.plugin {
 		seen[float64(p.value(&counters).Load())] = true
@@ -305,6 +307,7 @@ func TestEveryPipelineStatIsExposed(t *testing.T) {
 		"QueueSpans": "queue_spans", "QueueBytes": "queue_bytes", "Spooled": "spool_spans_written_total",
 		"Replayed": "spool_spans_replayed_total", "SpoolCorrupt": "spool_records_corrupt_total",
 		"SpoolSpans": "spool_spans", "SpoolBytes": "spool_bytes", "SpoolOpen": "spool_open",
+		"CircuitOpen": "circuit_open", "Panics": "exporter_panics_total",
 	}
 	var s exporter.Stats
 	st := reflect.TypeOf(s)
@@ -376,7 +379,7 @@ func TestServerWaitsForABusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := busy.Addr().String()
-	srv := Start(addr, NewRegistry(newCollector(func() []exporter.PipelineStats { return nil }, exporter.HistogramsFor, &plugin.Stats{})), slog.New(slog.DiscardHandler))
+	srv := Start(addr, NewRegistry(newCollector(func() []exporter.PipelineStats { return nil }, exporter.DefaultRegistry.Histograms, &plugin.Stats{})), slog.New(slog.DiscardHandler))
 	defer srv.Close()
 	select {
 	case <-srv.Ready():

@@ -31,24 +31,21 @@ func heapAfterGC() uint64 {
 	return m.HeapAlloc
 }
 
-// useRegistry swaps the process registry for one with a short idle
-// timeout for the test, restoring it after.
-func useRegistry(t *testing.T, opts exporter.RegistryOptions) *exporter.Registry {
+// useRegistry returns an environment over a registry of the test's own
+// (a short idle timeout, say), shut down at the end of the test.
+func useRegistry(t *testing.T, opts exporter.RegistryOptions) *Env {
 	t.Helper()
 	reg := exporter.NewRegistry(opts)
-	old := exporter.DefaultRegistry
-	exporter.DefaultRegistry = reg
 	t.Cleanup(func() {
-		exporter.DefaultRegistry = old
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = reg.ShutdownAll(ctx)
 	})
-	return reg
+	return NewEnv(reg)
 }
 
-func startInstance(t *testing.T, config string) *Plugin {
-	p := New().(*Plugin)
+func startInstance(t *testing.T, env *Env, config string) *Plugin {
+	p := NewWithEnv(env)
 	if err := json.Unmarshal([]byte(config), p); err != nil {
 		t.Fatalf("StartInstance refused %s: %v", config, err)
 	}
@@ -80,11 +77,11 @@ func checkFlat(t *testing.T, what string, goroutines int, heap uint64) {
 // static attributes) share one pipeline.
 func TestInstanceChurnSameBackendStaysFlat(t *testing.T) {
 	sink := otlpsink.StartOptions(t, otlpsink.Options{Discard: true})
-	reg := useRegistry(t, exporter.RegistryOptions{})
+	env := useRegistry(t, exporter.RegistryOptions{})
 	payload := fixtures(t)["3.9-proxied-consumer.json"]
 	run := func(from, to int) {
 		for i := from; i < to; i++ {
-			p := startInstance(t, fmt.Sprintf(`{"traces_endpoint":%q,"sampling_rate":%g,"span_name":%q,`+
+			p := startInstance(t, env, fmt.Sprintf(`{"traces_endpoint":%q,"sampling_rate":%g,"span_name":%q,`+
 				`"static_attributes":{"churn":"%d"},"redact_headers":["x-%d"],"queue":{"max_coalescing_delay":0.05},"__seq__":%d}`,
 				sink.TracesURL(), float64(i%100+1)/100, []string{"method_route", "method_path", "method"}[i%3], i, i, i+1))
 			if i%10 == 0 {
@@ -96,7 +93,7 @@ func TestInstanceChurnSameBackendStaysFlat(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	g0, h0 := goruntime.NumGoroutine(), heapAfterGC()
 	run(500, churnCycles)
-	if n := len(reg.Stats()); n != 1 {
+	if n := len(env.Pipelines.Stats()); n != 1 {
 		t.Fatalf("%d pipelines, want 1 shared by every instance", n)
 	}
 	checkFlat(t, "same-backend churn", g0, h0)
@@ -108,11 +105,12 @@ func TestInstanceChurnDistinctBackendsReaped(t *testing.T) {
 	sink := otlpsink.StartOptions(t, otlpsink.Options{Discard: true})
 	g0, h0 := goruntime.NumGoroutine(), heapAfterGC()
 	ignore := goleak.IgnoreCurrent()
-	reg := useRegistry(t, exporter.RegistryOptions{IdleTimeout: 50 * time.Millisecond})
+	env := useRegistry(t, exporter.RegistryOptions{IdleTimeout: 50 * time.Millisecond})
+	reg := env.Pipelines
 	maxLive := 0
 	for i := range churnCycles {
 		// Another header value is another backend config: another pipeline.
-		startInstance(t, fmt.Sprintf(`{"traces_endpoint":%q,"headers":{"x-tenant":"t%d"},"__seq__":%d}`, sink.TracesURL(), i, i+1))
+		startInstance(t, env, fmt.Sprintf(`{"traces_endpoint":%q,"headers":{"x-tenant":"t%d"},"__seq__":%d}`, sink.TracesURL(), i, i+1))
 		if i%500 == 0 {
 			maxLive = max(maxLive, len(reg.Stats()))
 		}

@@ -15,21 +15,27 @@ const handoffKey = "trace_exporter"
 // handoff is the state chosen in the access phase.
 //
 // Wire form (a string, the cheapest value for Kong to carry and for us to
-// parse): "1;trace;root;upstream;parent;flags;accessUnixMs;tracestate",
-// ids in lowercase hex, parent empty when there was none, tracestate last
-// because it may contain anything but a line break.
+// parse): "2;trace;root;upstream;parent;flags;accessUnixMs;pending;tracestate",
+// ids in lowercase hex, parent empty when there was none, pending what the
+// log phase still has to decide about sampling (empty when the decision is
+// final), tracestate last because it may contain anything but a line
+// break. Version 1 had no pending field.
 type handoff struct {
 	ids          traceIDs
 	accessUnixMs int64
+	pending      string
 }
 
-const handoffVersion = "1"
+const (
+	handoffVersion   = "2"
+	handoffVersionV1 = "1"
+)
 
 func (h *handoff) sampled() bool { return h.ids.flags&1 == 1 }
 
 func (h *handoff) encode() string {
 	var b strings.Builder
-	b.Grow(2 + 32 + 3*17 + 4 + 14 + len(h.ids.traceState))
+	b.Grow(2 + 32 + 3*17 + 4 + 14 + len(h.pending) + 1 + len(h.ids.traceState))
 	b.WriteString(handoffVersion)
 	b.WriteByte(';')
 	b.WriteString(h.ids.trace.String())
@@ -46,6 +52,8 @@ func (h *handoff) encode() string {
 	b.WriteByte(';')
 	b.WriteString(strconv.FormatInt(h.accessUnixMs, 10))
 	b.WriteByte(';')
+	b.WriteString(h.pending)
+	b.WriteByte(';')
 	b.WriteString(h.ids.traceState)
 	return b.String()
 }
@@ -54,19 +62,26 @@ var errBadHandoff = errors.New("malformed trace_exporter hand-off value")
 
 func decodeHandoff(s string) (handoff, error) {
 	var h handoff
-	// Split into the 8 fields without allocating (this runs per request).
-	var parts [8]string
+	// Split into the fields without allocating (this runs per request):
+	// the version's, then the tracestate (which may hold ";") as the rest.
+	var parts [9]string
+	n := len(parts)
+	if strings.HasPrefix(s, handoffVersionV1+";") {
+		n-- // no pending field
+	} else if !strings.HasPrefix(s, handoffVersion+";") {
+		return h, errBadHandoff
+	}
 	rest := s
-	for i := range len(parts) - 1 {
+	for i := range n - 1 {
 		var ok bool
 		if parts[i], rest, ok = strings.Cut(rest, ";"); !ok {
 			return h, errBadHandoff
 		}
 	}
-	parts[7] = rest
-	if parts[0] != handoffVersion {
-		return h, errBadHandoff
+	if n == len(parts) {
+		h.pending = parts[7]
 	}
+	parts[8] = rest
 	if !decodeHex(h.ids.trace[:], parts[1]) || !h.ids.trace.IsValid() ||
 		!decodeHex(h.ids.root[:], parts[2]) || !decodeHex(h.ids.upstream[:], parts[3]) {
 		return h, errBadHandoff
@@ -84,7 +99,7 @@ func decodeHandoff(s string) (handoff, error) {
 		return h, errBadHandoff
 	}
 	h.accessUnixMs = ms
-	h.ids.traceState = parts[7]
+	h.ids.traceState = parts[8]
 	return h, nil
 }
 

@@ -333,8 +333,8 @@ func (a *arena) unescape(raw string) string {
 	return unsafe.String(&a.buf[start], len(a.buf)-start)
 }
 
-// appendUnescaped decodes JSON escapes as fastjson (the parser this one
-// replaced) does, so both read the same strings: a malformed escape, or a
+// appendUnescaped decodes JSON escapes as fastjson (the differential tests'
+// reference parser) does, so both read the same strings: a malformed escape, or a
 // lone surrogate without a following \u escape, is kept as written; a
 // surrogate followed by a \u escape that does not complete it gives U+FFFD.
 func appendUnescaped(b []byte, s string) []byte {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
 // log is the Log handler. Its PDK budget: one call (kong.log.serialize) for
@@ -18,17 +19,19 @@ import (
 //
 // Every call it makes is one Kong serves from saved data in its log timer.
 func (rt *runtime) log(k kongCaller) {
-	Counters.Requests.Add(1)
-	if rt.decisions.probeFirst() && rt.dropUnsampled(k) {
+	rt.stats.Requests.Add(1)
+	// Sampling decided in the log phase needs serialize for every request:
+	// the small probe would only add a call.
+	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
 	if err != nil {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return
 	}
 	if rt.node.ensureID(k) {
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 	}
 	rt.logPayload(payload)
 }
@@ -45,28 +48,37 @@ func (rt *runtime) logPayload(payload string) {
 	a := newArena(arenaSize(len(payload)))
 	var e logEntry
 	if err := e.parse(payload, &rt.wants, &a); err != nil {
-		countPayloadError(err)
+		rt.countPayloadError(err)
 		return
 	}
-	ids, sampled := rt.resolveIDs(&e)
+	ids, sampled, pending := rt.resolveIDs(&e)
+	var tag sampling.SamplerTag
+	if pending != "" {
+		sampled, tag = rt.refineSampling(&e, &ids, sampled, pending, &a)
+	}
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
-			Counters.Unsampled.Add(1)
+			rt.stats.Unsampled.Add(1)
 			return
 		}
-		Counters.TailKept.Add(1)
+		rt.stats.TailKept.Add(1)
+		// Recorded and exported: the spans say sampled (OTLP flags, Zipkin's
+		// sampled), although the upstream was told otherwise.
+		ids.flags |= flagSampled
 	}
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
-		Counters.SpansBuilt.Add(int64(len(spans)))
+		rt.tagSampler(spans, tag)
+		rt.stats.SpansBuilt.Add(int64(len(spans)))
 		rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
-	Counters.SpansBuilt.Add(int64(len(spans)))
+	rt.tagSampler(spans, tag)
+	rt.stats.SpansBuilt.Add(int64(len(spans)))
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
@@ -75,7 +87,7 @@ func (rt *runtime) logPayload(payload string) {
 
 func (rt *runtime) enqueue(spans []exporter.Span) {
 	if !rt.pipe.Enqueue(spans) {
-		Counters.QueueRejected.Add(1)
+		rt.stats.QueueRejected.Add(1)
 	}
 }
 
@@ -84,14 +96,14 @@ func (rt *runtime) enqueue(spans []exporter.Span) {
 // (most of which is headers and entity fields that are skipped).
 func arenaSize(payloadLen int) int { return 512 + payloadLen/8 }
 
-func countPayloadError(err error) {
+func (rt *runtime) countPayloadError(err error) {
 	switch err {
 	case errStream:
-		Counters.PayloadStream.Add(1)
+		rt.stats.PayloadStream.Add(1)
 	case errTooLarge:
-		Counters.PayloadTooLarge.Add(1)
+		rt.stats.PayloadTooLarge.Add(1)
 	default:
-		Counters.PayloadInvalid.Add(1)
+		rt.stats.PayloadInvalid.Add(1)
 	}
 }
 
@@ -101,7 +113,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 	v, err := callGetSerializeValues(k)
 	if err != nil {
 		// The same data feeds serialize: it would fail too.
-		Counters.PDKErrors.Add(1)
+		rt.stats.PDKErrors.Add(1)
 		return true
 	}
 	s, ok := handoffFromSerializeValues(v)
@@ -109,8 +121,8 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 		return false // access did not run: decide from the payload
 	}
 	h, err := decodeHandoff(s)
-	if err != nil || h.sampled() {
-		return false
+	if err != nil || h.sampled() || h.pending != "" && rt.sampler.LogPhaseActive() {
+		return false // kept, or the log phase may still keep it
 	}
 	// The log timer runs right after the response, so the time since the
 	// access phase bounds the request's latency from below.
@@ -123,7 +135,7 @@ func (rt *runtime) dropUnsampled(k kongCaller) bool {
 			return false
 		}
 	}
-	Counters.Unsampled.Add(1)
+	rt.stats.Unsampled.Add(1)
 	return true
 }
 
@@ -136,8 +148,9 @@ func (rt *runtime) tailKeeps(status int, latencyMs float64) bool {
 // decisionStats tracks the share of unsampled requests an instance's access
 // phase decided, to choose the log handler's first call: serialize when most
 // requests are kept, the small hand-off probe when most are dropped. The
-// probe costs about a tenth of a serialize, so it pays when more than a
-// fifth of the requests are unsampled.
+// probe answers with the hand-off alone instead of the whole payload, so it
+// is far cheaper than a serialize; taking it first pays once more than a
+// fifth of the requests are unsampled (a sampled request then pays both).
 type decisionStats struct {
 	seen      atomic.Uint32 // decisions in the current window
 	unsampled atomic.Uint32

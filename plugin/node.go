@@ -35,10 +35,6 @@ const (
 	versionTries = 100
 )
 
-// node is the process's Kong node: every instance of the plugin server
-// serves the same one. Instances reach it through runtime.node.
-var node kongNode
-
 // ensureID asks Kong for its node id unless it is known, being asked by
 // another request, or failed too often. It never waits for another request.
 // It reports whether it made a call that failed.

@@ -9,17 +9,34 @@ import (
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
 )
 
+// testNodeID is the node id of the environments tests build.
+const testNodeID = "00000000-0000-4000-8000-000000000000"
+
 // The process learns Kong's node id on its first logged request; the tests
-// of this package count every request's calls, so the process's node starts
-// known here. node's own behaviour is tested on fresh values below, and
-// through the emulator in test/e2e (TestNodeIDOncePerProcess).
+// of this package count every request's calls, so the node of the default
+// environment, and of those testEnv builds, starts known here. kongNode's
+// own behaviour is tested on fresh values below, and through the emulator
+// in test/e2e (TestNodeIDOncePerProcess).
 func TestMain(m *testing.M) {
-	id := "00000000-0000-4000-8000-000000000000"
-	node.id.Store(&id)
-	node.idState.Store(idKnown)
+	knowNode(&defaultEnv().node)
 	os.Exit(m.Run())
+}
+
+func knowNode(n *kongNode) {
+	id := testNodeID
+	n.id.Store(&id)
+	n.idState.Store(idKnown)
+}
+
+// testEnv is an environment of the default registry whose node id is known.
+func testEnv() *Env {
+	env := NewEnv(exporter.DefaultRegistry)
+	knowNode(&env.node)
+	return env
 }
 
 // nodeCaller answers kong.node.get_id, counting calls; fail makes it fail.

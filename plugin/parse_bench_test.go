@@ -188,23 +188,29 @@ func init() {
 // and compares it with its peers.
 func BenchmarkLogPayload(b *testing.B) {
 	cfg := benchDiscardConfig()
-	rt, err := newRuntime(&cfg)
+	rt, err := newTestRuntime(&cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, name := range []string{"small-get", "many-headers", "retried"} {
 		payload := fixture(b, "bench-"+name+".json")
 		b.Run(name, func(b *testing.B) {
-			built := Counters.SpansBuilt.Load()
+			built := rt.stats.SpansBuilt.Load()
 			b.ReportAllocs()
 			for b.Loop() {
 				rt.logPayload(payload)
 			}
-			if Counters.SpansBuilt.Load() == built {
+			if rt.stats.SpansBuilt.Load() == built {
 				b.Fatal("no spans built")
 			}
 		})
 	}
+}
+
+// newTestRuntime compiles cfg for an instance with counters of its own,
+// exporting through exporter.DefaultRegistry.
+func newTestRuntime(cfg *schema.Config) (*runtime, error) {
+	return newRuntime(cfg, NewEnv(exporter.DefaultRegistry))
 }
 
 // benchDiscardConfig is the default config with the discarding exporter.

@@ -29,11 +29,26 @@ const Priority = 14
 // UnmarshalJSON.
 type Plugin struct {
 	schema.Config
-	rt *runtime
+	env *Env
+	rt  *runtime
 }
 
 // New is go-pdk's constructor: it must return a pointer for json.Unmarshal.
-func New() interface{} { return &Plugin{} }
+// Its instances share a default Env (exporter.DefaultRegistry); the plugin
+// server builds its own and uses NewWithEnv.
+func New() interface{} { return NewWithEnv(nil) }
+
+// NewWithEnv returns an instance that will share env with the others built
+// from it: go-pdk's constructor is func() any { return NewWithEnv(env) }.
+// A nil env means the default one.
+func NewWithEnv(env *Env) *Plugin { return &Plugin{env: env} }
+
+func (p *Plugin) environment() *Env {
+	if p.env == nil {
+		p.env = defaultEnv()
+	}
+	return p.env
+}
 
 // UnmarshalJSON is go-pdk's only hook at StartInstance: it decodes and
 // validates the config (an error refuses the instance, naming the field) and
@@ -43,7 +58,7 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 		slog.Error("plugin config refused", "error", err)
 		return err
 	}
-	rt, err := newRuntime(&p.Config)
+	rt, err := newScopedRuntime(&p.Config, p.environment(), pluginID(data))
 	if err != nil {
 		slog.Error("plugin instance not started", "error", err)
 		return err
@@ -54,13 +69,13 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 
 // Access runs in Kong's access phase with the live request.
 func (p *Plugin) Access(kong *pdk.PDK) {
-	defer recoverHandler("access")
+	defer p.recoverHandler("access")
 	p.rt.access(kong.Log.PdkBridge)
 }
 
 // Log runs in Kong's log timer, after the response, against saved data.
 func (p *Plugin) Log(kong *pdk.PDK) {
-	defer recoverHandler("log")
+	defer p.recoverHandler("log")
 	p.rt.log(kong.Log.PdkBridge)
 }
 

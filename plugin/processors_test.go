@@ -1,11 +1,16 @@
 package plugin
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
+	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
 // spyProcessor is a custom processor registered in code, active only for
@@ -42,9 +47,12 @@ func init() {
 
 // processRequest runs the log path's pure part with cfg's processors, as
 // logPayload does, and returns the spans that would be queued.
+// testProcessorStats counts what the processors of this package's tests do.
+var testProcessorStats exporter.ProcessorStats
+
 func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []exporter.Span {
 	t.Helper()
-	procs, err := exporter.NewProcessors(cfg)
+	procs, err := exporter.NewProcessors(cfg, &testProcessorStats)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +60,7 @@ func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []expo
 	rt.spanOpts.maxAttrs = cfg.MaxAttributes
 	w := &parseWants{handoffKey: handoffKey}
 	if procs != nil {
-		req, resp := procs.Headers()
-		w.captureRequest = withoutRedacted(req, cfg.RedactHeaders)
-		w.captureResponse = withoutRedacted(resp, cfg.RedactHeaders)
+		w.captureRequest, w.captureResponse = procs.Headers()
 	}
 	e, spans := parseAndBuild(t, fixtureName, w)
 	if procs == nil {
@@ -65,7 +71,7 @@ func processRequest(t *testing.T, cfg *schema.Config, fixtureName string) []expo
 
 func TestNoProcessorConfiguredMeansNoChain(t *testing.T) {
 	d := schema.Defaults()
-	procs, err := exporter.NewProcessors(&d)
+	procs, err := exporter.NewProcessors(&d, &testProcessorStats)
 	if err != nil || procs != nil {
 		t.Fatalf("default config built a processor chain %v (%v): the log path would pay for it", procs.Names(), err)
 	}
@@ -77,7 +83,7 @@ func TestBuiltinProcessors(t *testing.T) {
 	cfg.CaptureRequestHeaders = []string{"x-tenant", "x-multi"}
 	cfg.CaptureResponseHeaders = []string{"content-type", "via"}
 	cfg.RedactHeaders = []string{"via"}
-	procs, _ := exporter.NewProcessors(&cfg)
+	procs, _ := exporter.NewProcessors(&cfg, &testProcessorStats)
 	if got := strings.Join(procs.Names(), ","); got != "static_attributes,capture_headers" {
 		t.Fatalf("chain %s", got)
 	}
@@ -135,7 +141,7 @@ func TestCustomProcessor(t *testing.T) {
 	cfg := schema.Defaults()
 	cfg.StaticAttributes = map[string]string{spyMarker: "on"}
 	cfg.RedactHeaders = []string{"apikey"}
-	dropped := exporter.ProcessorTotals().Dropped
+	dropped := testProcessorStats.Dropped.Load()
 	spans := processRequest(t, &cfg, "3.9-proxied-consumer.json")
 	if len(spans) != 1 || spans[0].Name != "renamed GET /echo" {
 		t.Fatalf("spans after the processor: %d, root %q", len(spans), spans[0].Name)
@@ -150,9 +156,66 @@ func TestCustomProcessor(t *testing.T) {
 	if len(req.ResponseHeaders) != 1 || req.ResponseHeader("via") == nil {
 		t.Errorf("response headers handed to the processor: %+v", req.ResponseHeaders)
 	}
-	if got := exporter.ProcessorTotals().Dropped - dropped; got != 1 {
+	if got := testProcessorStats.Dropped.Load() - dropped; got != 1 {
 		t.Errorf("dropped spans counted: %d, want 1", got)
 	}
+}
+
+// Through the whole log path (an instance started from JSON, LogPayload, a
+// real OTLP receiver): a header that carries credentials or is listed in
+// redact_headers is handed to no processor, whatever it asks for, and
+// appears in no exported span, even when a capture list names it.
+func TestRedactedHeadersReachNoProcessorNorSpan(t *testing.T) {
+	sink := otlpsink.Start(t)
+	p := New().(*Plugin)
+	config := fmt.Sprintf(`{"traces_endpoint":%q,"queue":{"max_coalescing_delay":0.05},`+
+		`"static_attributes":{%q:"on"},"redact_headers":["apikey","via"],`+
+		`"capture_request_headers":["x-tenant","apikey"],"capture_response_headers":["content-type","via"]}`,
+		sink.TracesURL(), spyMarker)
+	if err := json.Unmarshal([]byte(config), p); err != nil {
+		t.Fatal(err)
+	}
+	p.LogPayload(fixture(t, "3.9-proxied-consumer.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	spans, err := sink.WaitTrace(ctx, "4bf92f3577b34da6a3ce929d0e0e4736", 1) // the spy drops the tries
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request carries what any processor of the chain reads.
+	var names []string
+	for _, h := range append(lastSpy.seen.RequestHeaders, lastSpy.seen.ResponseHeaders...) {
+		names = append(names, h.Name)
+	}
+	if got := strings.Join(names, ","); got != "x-tenant,content-type" {
+		t.Errorf("headers handed to the processor: %s, want x-tenant,content-type", got)
+	}
+	for _, s := range spans {
+		for _, kv := range s.Attributes {
+			for _, bad := range []string{"authorization", "cookie", "apikey", "via"} {
+				if strings.Contains(kv.Key, bad) {
+					t.Errorf("span %q has attribute %s", s.Name, kv.Key)
+				}
+			}
+			for _, secret := range []string{"my-key", "session=abc", "sid=zzz", "kong/3.9.1"} {
+				if strings.Contains(kv.Value.String(), secret) {
+					t.Errorf("span %q attribute %s leaks %q", s.Name, kv.Key, secret)
+				}
+			}
+		}
+	}
+	if _, ok := findOTLPAttr(spans[0], "http.request.header.x-tenant"); !ok {
+		t.Error("the allowed captured header is missing: the test would pass for the wrong reason")
+	}
+}
+
+func findOTLPAttr(s otlpsink.Span, key string) (string, bool) {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			return kv.Value.String(), true
+		}
+	}
+	return "", false
 }
 
 // BenchmarkLogPayloadProcessors is the log path without processors (the
@@ -176,7 +239,7 @@ func BenchmarkLogPayloadProcessors(b *testing.B) {
 		cfg.Exporter = "bench-discard"
 		cfg.TracesEndpoint = "http://127.0.0.1:1/v1/traces"
 		c.configure(&cfg)
-		rt, err := newRuntime(&cfg)
+		rt, err := newTestRuntime(&cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

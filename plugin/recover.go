@@ -3,7 +3,6 @@ package plugin
 import (
 	"log/slog"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 )
 
@@ -11,19 +10,22 @@ import (
 // recovers nothing, and a dead plugin server fails every Kong request that
 // uses it. PDK calls are whole round trips, so a panic in our code between
 // calls leaves the connection in step and go-pdk can finish the event
-// normally. The stack is logged at most once a minute.
-func recoverHandler(phase string) {
+// normally. The stack is logged at most once a minute per Env. It must be
+// deferred directly (recover works only there).
+func (p *Plugin) recoverHandler(phase string) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	Counters.Panics.Add(1)
-	now := time.Now().Unix()
-	last := lastPanicLog.Load()
-	if now-last >= 60 && lastPanicLog.CompareAndSwap(last, now) {
-		slog.Error("recovered panic in handler; the request's spans are lost",
-			"phase", phase, "panic", r, "panics_total", Counters.Panics.Load(), "stack", string(debug.Stack()))
-	}
+	p.environment().panicked(phase, r)
 }
 
-var lastPanicLog atomic.Int64
+func (env *Env) panicked(phase string, r any) {
+	env.Stats.Panics.Add(1)
+	now := time.Now().Unix()
+	last := env.lastPanicLog.Load()
+	if now-last >= 60 && env.lastPanicLog.CompareAndSwap(last, now) {
+		slog.Error("recovered panic in handler; the request's spans are lost",
+			"phase", phase, "panic", r, "panics_total", env.Stats.Panics.Load(), "stack", string(debug.Stack()))
+	}
+}

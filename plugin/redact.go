@@ -87,9 +87,13 @@ func sensitiveParam(key string, names []string) bool {
 	return false
 }
 
-// limitAttributes applies max_attributes and max_attribute_value_length, and
-// replaces bytes that are not UTF-8 (OTLP strings must be valid UTF-8; a lone
-// surrogate escape in the payload would otherwise break the whole batch).
+// limitAttributes applies max_attributes (the attributes last appended are
+// dropped first: span building appends the required ones first) and
+// max_attribute_value_length (in characters, as OpenTelemetry counts), and
+// replaces bytes that are not UTF-8 in values and the name (OTLP strings
+// must be valid UTF-8; a lone surrogate escape in the payload would
+// otherwise break the whole batch). The value limit is not a name limit:
+// the span name is never cut.
 func limitAttributes(s *exporter.Span, o *spanOptions) {
 	if o.maxAttrs > 0 && len(s.Attributes) > o.maxAttrs {
 		s.DroppedAttributes += uint32(len(s.Attributes) - o.maxAttrs)
@@ -111,17 +115,19 @@ func limitAttributes(s *exporter.Span, o *spanOptions) {
 			}
 		}
 	}
-	if needsFix(s.Name, o.maxValueLen) {
-		s.Name = fixString(s.Name, o.maxValueLen)
+	if !exporter.ValidUTF8(s.Name) {
+		s.Name = fixString(s.Name, 0)
 	}
 }
 
+// needsFix reports whether s is not UTF-8 or may hold more than max
+// characters (a string of at most max bytes never does).
 func needsFix(s string, max int) bool {
 	return (max > 0 && len(s) > max) || !exporter.ValidUTF8(s)
 }
 
-// fixString makes s valid UTF-8 and at most max bytes, cutting on a rune
-// boundary.
+// fixString makes s valid UTF-8 and at most max characters (runes; 0: no
+// limit).
 func fixString(s string, max int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -129,9 +135,12 @@ func fixString(s string, max int) string {
 	if max <= 0 || len(s) <= max {
 		return s
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i]
+		}
+		n++
 	}
-	return s[:cut]
+	return s
 }

@@ -55,7 +55,8 @@ func TestResourcePrecedence(t *testing.T) {
 		},
 		RedactQueryParams: []string{"token"},
 	}
-	r, err := newResources(cfg, &node)
+	env := testEnv()
+	r, err := newResources(cfg, &env.node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestResourcePrecedence(t *testing.T) {
 	res := r.forRequest(parsedEntry(t, r, templatedPayload), pdkValues{})
 	got := resourceMap(res)
 	want := map[string]string{
-		"service.name": "kong", "service.instance.id": node.ID(), "team": "core", "tenant": "acme",
+		"service.name": "kong", "service.instance.id": testNodeID, "team": "core", "tenant": "acme",
 		"deployment.environment.name": "prod", "token": "REDACTED", "flag": "true",
 		"route": "orders-route/orders/ann", "teams": "a, b",
 	}
@@ -79,7 +80,8 @@ func TestResourcePrecedence(t *testing.T) {
 // Requests that render alike share one resource; others get their own, and
 // one request's values never show in another's resource.
 func TestResourcesInternedPerRenderedValues(t *testing.T) {
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}}, &node)
+	env := testEnv()
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}}, &env.node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +132,11 @@ func (c *pdkCaller) Ask(method string, args, out proto.Message) error {
 
 // uri_captures costs one call, each shared key one; nothing else is asked.
 func TestResourceValuesFromKong(t *testing.T) {
+	env := testEnv()
 	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{
 		"user": "$(uri_captures.id)-$(uri_captures[1])-$(uri_captures[2])", "tenant": "$(shared.tenant)",
 		"count": "$(shared.count)", "gone": "$(shared.gone)",
-	}}, &node)
+	}}, &env.node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,7 @@ func TestResourceValuesFromKong(t *testing.T) {
 	if _, ok := got["gone"]; ok {
 		t.Errorf("an unset shared value rendered: %v", got)
 	}
-	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}}, &node)
+	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}}, &env.node)
 	k = &pdkCaller{}
 	none.fetch(k)
 	if len(k.calls) != 0 {
@@ -200,7 +203,8 @@ func TestPeerServiceOnClientSpans(t *testing.T) {
 // Without templates every request shares one resource, until the node id
 // or version become known.
 func TestResourceWithoutTemplatesShared(t *testing.T) {
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, &node)
+	env := testEnv()
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, &env.node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,10 +212,8 @@ func TestResourceWithoutTemplatesShared(t *testing.T) {
 	if a != b || resourceMap(a)["team"] != "core" || resourceMap(a)["service.name"] != "kong" {
 		t.Errorf("resources %p %p %v", a, b, resourceMap(a))
 	}
-	saved := node.version.Load()
 	v := "3.16.0"
-	node.version.Store(&v)
-	defer node.version.Store(saved)
+	env.node.version.Store(&v)
 	c := r.forRequest(&logEntry{}, pdkValues{})
 	if c == a || resourceMap(c)["service.version"] != "3.16.0" {
 		t.Errorf("after the version became known: %v", resourceMap(c))

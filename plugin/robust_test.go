@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
@@ -21,7 +22,7 @@ import (
 func robustPlugin(t testing.TB, extra string) *Plugin {
 	t.Helper()
 	sink := otlpsink.StartOptions(t, otlpsink.Options{Discard: true})
-	p := New().(*Plugin)
+	p := NewWithEnv(NewEnv(exporter.DefaultRegistry)) // counters of its own
 	cfg := fmt.Sprintf(`{"traces_endpoint":%q,"queue":{"max_coalescing_delay":0.05}%s,"__seq__":1}`, sink.TracesURL(), extra)
 	if err := json.Unmarshal([]byte(cfg), p); err != nil {
 		t.Fatalf("config refused: %v", err)
@@ -47,8 +48,7 @@ func fixtures(t testing.TB) map[string]string {
 }
 
 // outcomes sums the counters one payload moves: exactly one must move.
-func outcomes() int64 {
-	c := &Counters
+func outcomes(c *Stats) int64 {
 	return c.SpansBuilt.Load() + c.PayloadInvalid.Load() + c.PayloadStream.Load() +
 		c.PayloadTooLarge.Load() + c.Unsampled.Load()
 }
@@ -56,16 +56,17 @@ func outcomes() int64 {
 // runPayload feeds one payload and reports whether it was counted.
 func runPayload(t testing.TB, p *Plugin, payload string) {
 	t.Helper()
-	before := outcomes()
-	panicsBefore := Counters.Panics.Load()
+	c := p.env.Stats
+	before := outcomes(c)
+	panicsBefore := c.Panics.Load()
 	func() {
-		defer recoverHandler("log") // as Log does: a panic is a bug, counted
+		defer p.recoverHandler("log") // as Log does: a panic is a bug, counted
 		p.rt.logPayload(payload)
 	}()
-	if Counters.Panics.Load() != panicsBefore {
+	if c.Panics.Load() != panicsBefore {
 		t.Fatalf("logPayload panicked on %.200q", payload)
 	}
-	if outcomes() == before {
+	if outcomes(c) == before {
 		t.Fatalf("payload neither became spans nor was counted: %.200q", payload)
 	}
 }
@@ -85,20 +86,21 @@ func TestBadPayloadsCountedAndSkipped(t *testing.T) {
 		b.WriteString(`}},"response":{"status":200},"started_at":1726783839538,"latencies":{"request":1}}`)
 		return b.String()
 	}()
+	counters := p.env.Stats
 	cases := []struct {
 		name    string
 		payload string
 		counter int64Counter
 	}{
-		{"empty", "", &Counters.PayloadInvalid},
-		{"not json", "kong.log.serialize failed", &Counters.PayloadInvalid},
-		{"null", "null", &Counters.PayloadInvalid},
-		{"array", "[1,2,3]", &Counters.PayloadInvalid},
-		{"no request", `{"response":{"status":200}}`, &Counters.PayloadInvalid},
-		{"truncated", good[:len(good)/2], &Counters.PayloadInvalid},
-		{"stream subsystem", fixtures(t)["stream.json"], &Counters.PayloadStream},
-		{"too large", `{"request":{"uri":"` + strings.Repeat("a", 5<<20) + `"}}`, &Counters.PayloadTooLarge},
-		{"deep nesting", strings.Repeat("[", 200000) + strings.Repeat("]", 200000), &Counters.PayloadInvalid},
+		{"empty", "", &counters.PayloadInvalid},
+		{"not json", "kong.log.serialize failed", &counters.PayloadInvalid},
+		{"null", "null", &counters.PayloadInvalid},
+		{"array", "[1,2,3]", &counters.PayloadInvalid},
+		{"no request", `{"response":{"status":200}}`, &counters.PayloadInvalid},
+		{"truncated", good[:len(good)/2], &counters.PayloadInvalid},
+		{"stream subsystem", fixtures(t)["stream.json"], &counters.PayloadStream},
+		{"too large", `{"request":{"uri":"` + strings.Repeat("a", 5<<20) + `"}}`, &counters.PayloadTooLarge},
+		{"deep nesting", strings.Repeat("[", 200000) + strings.Repeat("]", 200000), &counters.PayloadInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -107,9 +109,9 @@ func TestBadPayloadsCountedAndSkipped(t *testing.T) {
 			if c.counter.Load() != before+1 {
 				t.Fatalf("counter did not move")
 			}
-			built := Counters.SpansBuilt.Load()
+			built := counters.SpansBuilt.Load()
 			runPayload(t, p, good) // the next request is unaffected
-			if Counters.SpansBuilt.Load() == built {
+			if counters.SpansBuilt.Load() == built {
 				t.Fatal("a good payload after a bad one made no spans")
 			}
 		})
@@ -153,14 +155,14 @@ func TestLogPathWithFullQueueNeverWaits(t *testing.T) {
 	p := robustPlugin(t, `,"queue":{"max_entries":2,"max_batch_size":1000,"max_coalescing_delay":3600}`)
 	payload := fixtures(t)["3.9-proxied-consumer.json"]
 	p.rt.logPayload(payload) // fills the queue (2 spans), never sent (1 h delay)
-	rejected := Counters.QueueRejected.Load()
+	rejected := p.env.Stats.QueueRejected.Load()
 	const n = 2000
 	start := time.Now()
 	for range n {
 		p.rt.logPayload(payload)
 	}
 	avg := time.Since(start) / n
-	if got := Counters.QueueRejected.Load() - rejected; got != n {
+	if got := p.env.Stats.QueueRejected.Load() - rejected; got != n {
 		t.Fatalf("%d of %d requests refused by the full queue", got, n)
 	}
 	if avg > 300*time.Microsecond {

@@ -2,21 +2,23 @@ package plugin
 
 import (
 	"math/rand/v2"
-	"slices"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin/propagation"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 	"github.com/trace-exporter/trace-exporter/schema"
 )
 
 // runtime is what an instance compiles from its config at StartInstance, so
 // the handlers do no per-request set-up.
 type runtime struct {
+	env       *Env
+	stats     *Stats // env.Stats
 	cfg       *schema.Config
 	pipe      *exporter.Handle
 	procs     *exporter.Processors // nil: no span processor applies (nothing to do per request)
 	prop      *propagation.Config
-	sampler   propagation.Sampler
+	sampler   *sampling.Decider
 	tail      schema.TailSampling
 	wants     parseWants
 	spanOpts  spanOptions
@@ -30,72 +32,78 @@ type runtime struct {
 	node      *kongNode
 }
 
-func newRuntime(cfg *schema.Config) (*runtime, error) {
+func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
+	return newScopedRuntime(cfg, env, "")
+}
+
+// newScopedRuntime compiles cfg for the plugin entity scope (Kong's plugin
+// id; "" for none): instances of one entity share their rate limits.
+func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, error) {
 	prop, err := propagation.ResolveConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	res, err := newResources(cfg, &node)
+	res, err := newResources(cfg, &env.node)
 	if err != nil {
 		return nil, err
 	}
-	// The pipeline's resource holds the environment's and the static
-	// attributes; a template's text is never exported as a value.
-	cfg.ResourceAttributes = res.pipelineAttributes()
-	procs, err := exporter.NewProcessors(cfg)
+	// The pipeline and the sampler see the resource attributes every span
+	// has (the environment's and the static ones): a template's text is
+	// never a value, and spans carry their own rendered resource.
+	shared := *cfg
+	shared.ResourceAttributes = res.pipelineAttributes()
+	sampler, err := sampling.NewDecider(&shared, samplingScope(cfg, scope), env.Sampling)
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := exporter.Acquire(cfg)
+	procs, err := exporter.NewProcessors(cfg, env.Processors)
+	if err != nil {
+		return nil, err
+	}
+	pipe, err := env.Pipelines.Acquire(&shared)
 	if err != nil {
 		return nil, err
 	}
 	// Headers are parsed out of the payload only for the processors that
-	// read them (capture_*_headers is the built-in one).
+	// read them (capture_*_headers is the built-in one). The chain never
+	// lists a credential or redacted header.
 	var requestHeaders, responseHeaders []string
 	if procs != nil {
 		requestHeaders, responseHeaders = procs.Headers()
 	}
 	warnNotExported(cfg)
 	rt := &runtime{
+		env:     env,
+		stats:   env.Stats,
 		cfg:     cfg,
 		pipe:    pipe,
 		procs:   procs,
 		prop:    prop,
-		sampler: propagation.NewSampler(cfg.SamplingRate),
+		sampler: sampler,
 		tail:    cfg.TailSampling,
 		wants: parseWants{
 			handoffKey:       handoffKey,
-			captureRequest:   withoutRedacted(requestHeaders, cfg.RedactHeaders),
-			captureResponse:  withoutRedacted(responseHeaders, cfg.RedactHeaders),
+			captureRequest:   requestHeaders,
+			captureResponse:  responseHeaders,
 			propagationNames: prop.Headers(),
 		},
 		spanOpts: spanOptions{
-			spanName:    cfg.SpanName,
-			redactQuery: cfg.RedactQueryParams,
-			maxAttrs:    cfg.MaxAttributes,
-			maxValueLen: cfg.MaxAttributeValueLength,
-			newSpanID:   newSpanID,
+			spanName:     cfg.SpanName,
+			redactQuery:  cfg.RedactQueryParams,
+			knownMethods: cfg.HTTPKnownMethods,
+			maxAttrs:     cfg.MaxAttributes,
+			maxValueLen:  cfg.MaxAttributeValueLength,
+			newSpanID:    newSpanID,
+			clampedTries: &env.Stats.TryStartClamped,
 		},
 		resources: res,
-		node:      &node,
+		node:      &env.node,
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
-			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1,
+			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1 && sampler.Trivial(),
 	}
 	// Until the access phase has seen traffic, expect what the rate says.
 	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)
 	return rt, nil
-}
-
-// withoutRedacted drops header names that must never be exported.
-func withoutRedacted(names, redact []string) []string {
-	var out []string
-	for _, n := range names {
-		if !schema.IsAlwaysRedacted(n) && !slices.Contains(redact, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // process runs the instance's span processors on a request's spans, then

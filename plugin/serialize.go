@@ -20,7 +20,9 @@ type logEntry struct {
 
 	tries []balancerTry
 
-	routeID, routeName, routePath                                     string
+	routeID, routeName                                                string
+	routePaths                                                        [maxRoutePaths]string // the first of route.paths
+	routePathCount                                                    int                   // route.paths, all of them
 	hasRoute                                                          bool
 	serviceID, serviceName, serviceHost, serviceProtocol, servicePath string
 	servicePort                                                       int
@@ -40,6 +42,10 @@ type logEntry struct {
 	propagationHeaders []capturedHeader
 	handoff            string
 }
+
+// maxRoutePaths bounds the route paths kept to choose http.route from; a
+// route with more is rare, and beyond them http.route may be left out.
+const maxRoutePaths = 8
 
 type balancerTry struct {
 	startMs, startNs     float64
@@ -79,9 +85,8 @@ var (
 //
 // It reads the text once, keeping only the fields spans are built from and
 // skipping the rest (most of a payload: headers, query, entity details)
-// without building a tree; BenchmarkParse compares it with fastjson (which
-// it replaced, and which the differential tests keep as the reference),
-// encoding/json and gjson. Of duplicate keys the first wins, as with a
+// without building a tree; BenchmarkParse compares it with fastjson (the
+// differential tests' reference), encoding/json and gjson. Of duplicate keys the first wins, as with a
 // lookup in a parsed tree.
 func parseSerialized(payload string, w *parseWants, a *arena) (*logEntry, error) {
 	e := &logEntry{}
@@ -128,22 +133,128 @@ type rootParts struct {
 	headersStart, headersEnd int  // request.headers, for a second look
 }
 
-// once reports whether bit is not yet set in *seen, and sets it: the first
-// of duplicate keys wins.
-func once(seen *uint32, bit uint32) bool {
-	if *seen&bit != 0 {
+// seenKeys records which keys of one JSON object were read, so that of
+// duplicate keys the first wins (as a lookup in a parsed tree would). Each
+// object reader names its keys with constants of this type (1 << iota), so
+// no two keys can share a bit.
+type seenKeys uint32
+
+// first reports whether key is seen for the first time, and marks it.
+func (s *seenKeys) first(key seenKeys) bool {
+	if *s&key != 0 {
 		return false
 	}
-	*seen |= bit
+	*s |= key
 	return true
 }
 
+// Keys read from the payload's top-level object.
+const (
+	keyRequest seenKeys = 1 << iota
+	keyUpstreamURI
+	keyUpstreamStatus
+	keyResponse
+	keyLatencies
+	keyTries
+	keyRoute
+	keyService
+	keyConsumer
+	keyAuthenticatedEntity
+	keyClientIP
+	keyStartedAt
+	keySource
+	keyWorkspace
+	keyWorkspaceName
+	keyHandoff // w.handoffKey
+)
+
+// Keys read from request.
+const (
+	keyRequestID seenKeys = 1 << iota
+	keyRequestMethod
+	keyRequestURI
+	keyRequestURL
+	keyRequestSize
+	keyRequestTLS
+	keyRequestHeaders
+	keyRequestQuery
+)
+
+// Keys read from request.tls.
+const (
+	keyTLSVersion seenKeys = 1 << iota
+	keyTLSCipher
+	keyTLSClientVerify
+)
+
+// Headers read from request.headers for the spans themselves.
+const (
+	keyUserAgent seenKeys = 1 << iota
+	keyHost
+)
+
+// Keys read from response.
+const (
+	keyResponseStatus seenKeys = 1 << iota
+	keyResponseSize
+	keyResponseHeaders
+)
+
+// Keys read from latencies.
+const (
+	keyLatencyKong seenKeys = 1 << iota
+	keyLatencyProxy
+	keyLatencyRequest
+	keyLatencyReceive
+)
+
+// Keys read from each element of tries.
+const (
+	keyBalancerStart seenKeys = 1 << iota
+	keyBalancerStartNs
+	keyBalancerLatency
+	keyBalancerLatencyNs
+	keyTryIP
+	keyTryPort
+	keyTryState
+	keyTryCode
+)
+
+// Keys read from route.
+const (
+	keyRouteID seenKeys = 1 << iota
+	keyRouteName
+	keyRoutePaths
+)
+
+// Keys read from service.
+const (
+	keyServiceID seenKeys = 1 << iota
+	keyServiceName
+	keyServiceHost
+	keyServiceProtocol
+	keyServicePath
+	keyServicePort
+)
+
+// Keys read from consumer.
+const (
+	keyConsumerID seenKeys = 1 << iota
+	keyConsumerUsername
+	keyConsumerCustomID
+)
+
+// Keys read from authenticated_entity.
+const keyCredentialID seenKeys = 1
+
+// readRoot reads the top-level object, handing each part spans use to its
+// reader and skipping the rest.
 func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch key := sc.field(); key {
 		case "request":
-			if once(&seen, 1<<0) {
+			if seen.first(keyRequest) {
 				if sc.peek() == '{' {
 					r.request = true
 					e.readRequest(sc, w, a, r)
@@ -151,12 +262,12 @@ func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) 
 				}
 			}
 		case "upstream_uri":
-			if once(&seen, 1<<1) {
+			if seen.first(keyUpstreamURI) {
 				e.upstreamURI = sc.str(a)
 				continue
 			}
 		case "upstream_status":
-			if once(&seen, 1<<2) {
+			if seen.first(keyUpstreamStatus) {
 				switch c := sc.peek(); {
 				case c == '"':
 					e.upstreamStatus = sc.str(a)
@@ -167,84 +278,71 @@ func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) 
 				}
 			}
 		case "response":
-			if once(&seen, 1<<3) && sc.peek() == '{' {
+			if seen.first(keyResponse) && sc.peek() == '{' {
 				e.readResponse(sc, w, a)
 				continue
 			}
 		case "latencies":
-			if once(&seen, 1<<4) && sc.peek() == '{' {
+			if seen.first(keyLatencies) && sc.peek() == '{' {
 				e.readLatencies(sc)
 				continue
 			}
 		case "tries":
-			if once(&seen, 1<<5) && sc.peek() == '[' {
-				for more := sc.enter(']'); more; more = sc.next(']') {
-					if sc.peek() != '{' {
-						sc.skip()
-						continue
-					}
-					e.tries = append(e.tries, readTry(sc, a))
-				}
+			if seen.first(keyTries) && sc.peek() == '[' {
+				e.readTries(sc, a)
 				continue
 			}
 		case "route":
-			if once(&seen, 1<<6) && sc.peek() == '{' {
+			if seen.first(keyRoute) && sc.peek() == '{' {
 				e.hasRoute = true
 				e.readRoute(sc, a)
 				continue
 			}
 		case "service":
-			if once(&seen, 1<<7) && sc.peek() == '{' {
+			if seen.first(keyService) && sc.peek() == '{' {
 				e.hasService = true
 				e.readService(sc, a)
 				continue
 			}
 		case "consumer":
-			if once(&seen, 1<<8) && sc.peek() == '{' {
+			if seen.first(keyConsumer) && sc.peek() == '{' {
 				e.readConsumer(sc, a)
 				continue
 			}
 		case "authenticated_entity":
-			if once(&seen, 1<<9) && sc.peek() == '{' {
-				var seenID uint32
-				for more := sc.enter('}'); more; more = sc.next('}') {
-					if sc.field() == "id" && once(&seenID, 1) {
-						e.credentialID = sc.str(a)
-						continue
-					}
-					sc.skip()
-				}
+			if seen.first(keyAuthenticatedEntity) && sc.peek() == '{' {
+				e.readCredential(sc, a)
 				continue
 			}
 		case "client_ip":
-			if once(&seen, 1<<10) {
+			if seen.first(keyClientIP) {
 				e.clientIP = sc.str(a)
 				continue
 			}
 		case "started_at":
-			if once(&seen, 1<<11) {
+			if seen.first(keyStartedAt) {
 				e.startedAtMs = sc.num()
 				continue
 			}
 		case "source":
-			if once(&seen, 1<<12) {
+			if seen.first(keySource) {
 				e.source = sc.str(a)
 				continue
 			}
 		case "workspace":
-			if once(&seen, 1<<13) {
+			if seen.first(keyWorkspace) {
 				e.workspace = sc.str(a)
 				continue
 			}
 		case "workspace_name":
-			if once(&seen, 1<<14) {
+			if seen.first(keyWorkspaceName) {
 				e.workspaceName = sc.str(a)
 				continue
 			}
 		case "session":
 			r.session = true
 		default:
-			if key == w.handoffKey && w.handoffKey != "" && once(&seen, 1<<15) {
+			if key == w.handoffKey && w.handoffKey != "" && seen.first(keyHandoff) {
 				e.handoff = sc.str(a)
 				continue
 			}
@@ -254,41 +352,41 @@ func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) 
 }
 
 func (e *logEntry) readRequest(sc *scanner, w *parseWants, a *arena, r *rootParts) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "id":
-			if once(&seen, 1<<0) {
+			if seen.first(keyRequestID) {
 				e.requestID = sc.str(a)
 				continue
 			}
 		case "method":
-			if once(&seen, 1<<1) {
+			if seen.first(keyRequestMethod) {
 				e.method = sc.str(a)
 				continue
 			}
 		case "uri":
-			if once(&seen, 1<<2) {
+			if seen.first(keyRequestURI) {
 				e.uri = sc.str(a)
 				continue
 			}
 		case "url":
-			if once(&seen, 1<<3) {
+			if seen.first(keyRequestURL) {
 				e.url = sc.str(a)
 				continue
 			}
 		case "size":
-			if once(&seen, 1<<4) {
+			if seen.first(keyRequestSize) {
 				e.requestSize = int64(sc.num())
 				continue
 			}
 		case "tls":
-			if once(&seen, 1<<5) && sc.peek() == '{' {
+			if seen.first(keyRequestTLS) && sc.peek() == '{' {
 				e.readTLS(sc, a)
 				continue
 			}
 		case "headers":
-			if once(&seen, 1<<6) && sc.peek() == '{' {
+			if seen.first(keyRequestHeaders) && sc.peek() == '{' {
 				r.headersStart = sc.pos
 				e.readRequestHeaders(sc, w, a)
 				r.headersEnd = sc.pos
@@ -296,7 +394,7 @@ func (e *logEntry) readRequest(sc *scanner, w *parseWants, a *arena, r *rootPart
 			}
 		case "querystring":
 			// Kong's get_query values: a string, true, or an array of them.
-			if once(&seen, 1<<7) && sc.peek() == '{' {
+			if seen.first(keyRequestQuery) && sc.peek() == '{' {
 				e.capturedQuery = readCaptured(sc, a, w.captureQuery)
 				continue
 			}
@@ -306,21 +404,21 @@ func (e *logEntry) readRequest(sc *scanner, w *parseWants, a *arena, r *rootPart
 }
 
 func (e *logEntry) readTLS(sc *scanner, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "version":
-			if once(&seen, 1<<0) {
+			if seen.first(keyTLSVersion) {
 				e.tlsVersion = sc.str(a)
 				continue
 			}
 		case "cipher":
-			if once(&seen, 1<<1) {
+			if seen.first(keyTLSCipher) {
 				e.tlsCipher = sc.str(a)
 				continue
 			}
 		case "client_verify":
-			if once(&seen, 1<<2) {
+			if seen.first(keyTLSClientVerify) {
 				e.tlsVerify = sc.str(a)
 				continue
 			}
@@ -332,16 +430,16 @@ func (e *logEntry) readTLS(sc *scanner, a *arena) {
 // readRequestHeaders keeps user-agent, host and the captured headers. A
 // header may be all three, so its value is read once per use.
 func (e *logEntry) readRequestHeaders(sc *scanner, w *parseWants, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	captured := newCapture(w.captureRequest)
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		key := sc.field()
 		start := sc.pos
 		read := false
-		if key == "user-agent" && once(&seen, 1<<0) {
+		if key == "user-agent" && seen.first(keyUserAgent) {
 			e.userAgent = sc.firstHeader(a)
 			read = true
-		} else if key == "host" && once(&seen, 1<<1) {
+		} else if key == "host" && seen.first(keyHost) {
 			e.host = sc.firstHeader(a)
 			read = true
 		}
@@ -360,21 +458,21 @@ func (e *logEntry) readRequestHeaders(sc *scanner, w *parseWants, a *arena) {
 }
 
 func (e *logEntry) readResponse(sc *scanner, w *parseWants, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "status":
-			if once(&seen, 1<<0) {
+			if seen.first(keyResponseStatus) {
 				e.status = int(sc.num())
 				continue
 			}
 		case "size":
-			if once(&seen, 1<<1) {
+			if seen.first(keyResponseSize) {
 				e.responseSize = int64(sc.num())
 				continue
 			}
 		case "headers":
-			if once(&seen, 1<<2) && sc.peek() == '{' {
+			if seen.first(keyResponseHeaders) && sc.peek() == '{' {
 				e.capturedResponse = readCaptured(sc, a, w.captureResponse)
 				continue
 			}
@@ -384,27 +482,27 @@ func (e *logEntry) readResponse(sc *scanner, w *parseWants, a *arena) {
 }
 
 func (e *logEntry) readLatencies(sc *scanner) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "kong":
-			if once(&seen, 1<<0) {
+			if seen.first(keyLatencyKong) {
 				e.latKong = sc.num()
 				continue
 			}
 		case "proxy":
-			if once(&seen, 1<<1) {
+			if seen.first(keyLatencyProxy) {
 				e.latProxy = sc.num()
 				continue
 			}
 		case "request":
-			if once(&seen, 1<<2) {
+			if seen.first(keyLatencyRequest) {
 				e.latRequest = sc.num()
 				continue
 			}
 		case "receive":
 			// Present at all (3.7+) is what counts; only a number is read.
-			if once(&seen, 1<<3) {
+			if seen.first(keyLatencyReceive) {
 				e.hasReceive = true
 				if c := sc.peek(); c == '-' || c >= '0' && c <= '9' {
 					e.latReceive = sc.numberValue()
@@ -416,48 +514,72 @@ func (e *logEntry) readLatencies(sc *scanner) {
 	}
 }
 
+// readTries reads the tries array; elements that are not objects are
+// skipped.
+func (e *logEntry) readTries(sc *scanner, a *arena) {
+	for more := sc.enter(']'); more; more = sc.next(']') {
+		if sc.peek() != '{' {
+			sc.skip()
+			continue
+		}
+		e.tries = append(e.tries, readTry(sc, a))
+	}
+}
+
+// readCredential reads authenticated_entity: the credential's id.
+func (e *logEntry) readCredential(sc *scanner, a *arena) {
+	var seen seenKeys
+	for more := sc.enter('}'); more; more = sc.next('}') {
+		if sc.field() == "id" && seen.first(keyCredentialID) {
+			e.credentialID = sc.str(a)
+			continue
+		}
+		sc.skip()
+	}
+}
+
 func readTry(sc *scanner, a *arena) balancerTry {
 	var t balancerTry
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "balancer_start":
-			if once(&seen, 1<<0) {
+			if seen.first(keyBalancerStart) {
 				t.startMs = sc.num()
 				continue
 			}
 		case "balancer_start_ns":
-			if once(&seen, 1<<1) {
+			if seen.first(keyBalancerStartNs) {
 				t.startNs = sc.num()
 				continue
 			}
 		case "balancer_latency":
-			if once(&seen, 1<<2) {
+			if seen.first(keyBalancerLatency) {
 				t.latencyMs = sc.num()
 				continue
 			}
 		case "balancer_latency_ns":
-			if once(&seen, 1<<3) {
+			if seen.first(keyBalancerLatencyNs) {
 				t.latencyNs = sc.num()
 				continue
 			}
 		case "ip":
-			if once(&seen, 1<<4) {
+			if seen.first(keyTryIP) {
 				t.ip = sc.str(a)
 				continue
 			}
 		case "port":
-			if once(&seen, 1<<5) {
+			if seen.first(keyTryPort) {
 				t.port = int(sc.num())
 				continue
 			}
 		case "state":
-			if once(&seen, 1<<6) {
+			if seen.first(keyTryState) {
 				t.state = sc.str(a)
 				continue
 			}
 		case "code":
-			if once(&seen, 1<<7) {
+			if seen.first(keyTryCode) {
 				t.code = int(sc.num())
 				continue
 			}
@@ -468,28 +590,33 @@ func readTry(sc *scanner, a *arena) balancerTry {
 }
 
 func (e *logEntry) readRoute(sc *scanner, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "id":
-			if once(&seen, 1<<0) {
+			if seen.first(keyRouteID) {
 				e.routeID = sc.str(a)
 				continue
 			}
 		case "name":
-			if once(&seen, 1<<1) {
+			if seen.first(keyRouteName) {
 				e.routeName = sc.str(a)
 				continue
 			}
 		case "paths":
-			// The route's first path names the span (http.route).
-			if once(&seen, 1<<2) && sc.peek() == '[' {
-				for more, first := sc.enter(']'), true; more; more, first = sc.next(']'), false {
-					if first && sc.peek() == '"' {
-						e.routePath = sc.str(a)
+			// The path the router matched becomes http.route (matchedRoute).
+			if seen.first(keyRoutePaths) && sc.peek() == '[' {
+				for more := sc.enter(']'); more; more = sc.next(']') {
+					if sc.peek() != '"' {
+						sc.skip()
 						continue
 					}
-					sc.skip()
+					if e.routePathCount < maxRoutePaths {
+						e.routePaths[e.routePathCount] = sc.str(a)
+					} else {
+						sc.skip()
+					}
+					e.routePathCount++
 				}
 				continue
 			}
@@ -499,36 +626,36 @@ func (e *logEntry) readRoute(sc *scanner, a *arena) {
 }
 
 func (e *logEntry) readService(sc *scanner, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "id":
-			if once(&seen, 1<<0) {
+			if seen.first(keyServiceID) {
 				e.serviceID = sc.str(a)
 				continue
 			}
 		case "name":
-			if once(&seen, 1<<1) {
+			if seen.first(keyServiceName) {
 				e.serviceName = sc.str(a)
 				continue
 			}
 		case "host":
-			if once(&seen, 1<<2) {
+			if seen.first(keyServiceHost) {
 				e.serviceHost = sc.str(a)
 				continue
 			}
 		case "protocol":
-			if once(&seen, 1<<3) {
+			if seen.first(keyServiceProtocol) {
 				e.serviceProtocol = sc.str(a)
 				continue
 			}
 		case "path":
-			if once(&seen, 1<<4) {
+			if seen.first(keyServicePath) {
 				e.servicePath = sc.str(a)
 				continue
 			}
 		case "port":
-			if once(&seen, 1<<5) {
+			if seen.first(keyServicePort) {
 				e.servicePort = int(sc.num())
 				continue
 			}
@@ -538,21 +665,21 @@ func (e *logEntry) readService(sc *scanner, a *arena) {
 }
 
 func (e *logEntry) readConsumer(sc *scanner, a *arena) {
-	var seen uint32
+	var seen seenKeys
 	for more := sc.enter('}'); more; more = sc.next('}') {
 		switch sc.field() {
 		case "id":
-			if once(&seen, 1<<0) {
+			if seen.first(keyConsumerID) {
 				e.consumerID = sc.str(a)
 				continue
 			}
 		case "username":
-			if once(&seen, 1<<1) {
+			if seen.first(keyConsumerUsername) {
 				e.consumerUsername = sc.str(a)
 				continue
 			}
 		case "custom_id":
-			if once(&seen, 1<<2) {
+			if seen.first(keyConsumerCustomID) {
 				e.consumerCustomID = sc.str(a)
 				continue
 			}

@@ -98,8 +98,14 @@ func parseSerializedTree(p *fastjson.Parser, payload string, w *parseWants, a *a
 		e.hasRoute = true
 		e.routeID = treeStr(a, r, "id")
 		e.routeName = treeStr(a, r, "name")
-		if paths := r.GetArray("paths"); len(paths) > 0 && paths[0].Type() == fastjson.TypeString {
-			e.routePath = treeBytes(a, paths[0].GetStringBytes())
+		for _, p := range r.GetArray("paths") {
+			if p.Type() != fastjson.TypeString {
+				continue
+			}
+			if e.routePathCount < maxRoutePaths {
+				e.routePaths[e.routePathCount] = treeBytes(a, p.GetStringBytes())
+			}
+			e.routePathCount++
 		}
 	}
 	if s := root.Get("service"); s != nil && s.Type() == fastjson.TypeObject {

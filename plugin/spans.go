@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
@@ -16,17 +17,21 @@ type traceIDs struct {
 	root       exporter.SpanID // the SERVER span
 	upstream   exporter.SpanID // the last balancer try: the id sent upstream
 	parent     exporter.SpanID // the caller's span, if a context was extracted
-	flags      byte            // W3C trace flags as propagated upstream
+	flags      byte            // W3C trace flags of the exported spans
 	traceState string
 }
 
 // spanOptions are the instance settings span building depends on.
 type spanOptions struct {
-	spanName    schema.SpanName
-	redactQuery []string // lowercase parameter names
-	maxAttrs    int
-	maxValueLen int
-	newSpanID   func() exporter.SpanID
+	spanName     schema.SpanName
+	redactQuery  []string // lowercase parameter names
+	knownMethods []string // exported as they are; others are _OTHER
+	maxAttrs     int
+	maxValueLen  int // in characters
+	newSpanID    func() exporter.SpanID
+	// clampedTries counts tries whose start preceded the root's (nil: not
+	// counted).
+	clampedTries *atomic.Int64
 }
 
 // OTLP span flags: whether the parent is known to be remote (bits 8 and 9).
@@ -44,46 +49,140 @@ func buildSpans(e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter
 
 // appendSpans is buildSpans appending to spans (the log handler passes an
 // array on its stack: the queue copies the spans it takes).
+//
+// The attributes of all the spans are gathered on the stack, then copied
+// once into an array of exactly their number: the queue charges a span for
+// its attributes, so what it holds is what it counted (max_bytes bounds
+// memory), and the collector has less to scan.
 func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptions, a *arena) []exporter.Span {
-	// The attributes of all the spans are gathered on the stack, then copied
-	// once into an array of exactly their number: the queue charges a span
-	// for its attributes, so what it holds is what it counted (max_bytes
-	// bounds memory), and the collector has less to scan.
 	var scratch [maxRootAttrs + 3*maxTryAttrs]exporter.Attribute
 	attrs := scratch[:0]
-	first := len(spans)
 	var endsBuf [4]int
 	ends := endsBuf[:0] // where each span's attributes end in attrs
+	first := len(spans)
 
-	rootStart := msToNs(e.startedAtMs)
-	rootEnd := rootStart + msToNs(e.latRequest)
-	scheme, host, port := splitURL(e.url)
+	r := newRequestFacts(e, o, a)
+	attrs = appendRootAttributes(attrs, e, &r, o, a)
+	ends = append(ends, len(attrs))
+	spans = append(spans, rootSpan(e, ids, &r, o, a))
+	prevStart := r.rootStart
+	for i := range e.tries {
+		t := newTryFacts(e, &r, i, prevStart, o)
+		prevStart = t.start
+		attrs = appendTryAttributes(attrs, e, &r, &t, o, a)
+		ends = append(ends, len(attrs))
+		spans = append(spans, trySpan(ids, &r, &t, o))
+		// A child must lie within its parent: stretch the root over a try
+		// that millisecond rounding put past the root's end.
+		if root := &spans[first]; t.end > root.EndUnixNano {
+			root.EndUnixNano = t.end
+		}
+	}
+	owned := make([]exporter.Attribute, len(attrs))
+	copy(owned, attrs)
+	from := 0
+	for i, to := range ends {
+		s := &spans[first+i]
+		s.Attributes = owned[from:to:to]
+		limitAttributes(s, o)
+		from = to
+	}
+	return spans
+}
+
+// The most attributes buildSpans gives a root span and a try span: they
+// size the stack array attributes are gathered in (more still works, at
+// the cost of an allocation). TestAttributeCapsAreExact keeps them exact.
+const (
+	maxRootAttrs = 33
+	maxTryAttrs  = 14
+)
+
+// requestFacts are what the root span and the try spans both derive from
+// the entry.
+type requestFacts struct {
+	method      string // http.request.method: a known method or _OTHER
+	methodOther bool   // the method is not known: method_original keeps it
+	spanMethod  string // the method in span names: HTTP for _OTHER
+	route       string // http.route: the route path the router matched
+	rootStart   uint64
+	rootEnd     uint64
+	// upstreamEnd is when the upstream exchange ended: started_at plus
+	// Kong's latencies before, during and after it.
+	upstreamEnd uint64
+	lastCode    int // the final upstream status
+}
+
+func newRequestFacts(e *logEntry, o *spanOptions, a *arena) requestFacts {
+	r := requestFacts{rootStart: msToNs(e.startedAtMs), lastCode: lastStatus(e.upstreamStatus)}
+	r.rootEnd = r.rootStart + msToNs(e.latRequest)
+	r.upstreamEnd = r.rootStart + msToNs(e.latKong) + msToNs(e.latProxy) + msToNs(e.latReceive)
+	r.method, r.methodOther = normalizeMethod(e.method, o.knownMethods)
+	r.spanMethod = r.method
+	if r.methodOther {
+		r.spanMethod = "HTTP"
+	}
+	path, _ := splitQuery(e.uri)
+	r.route = matchedRoute(e, path)
+	return r
+}
+
+// rootSpan is the SERVER span of the request, without its attributes.
+func rootSpan(e *logEntry, ids *traceIDs, r *requestFacts, o *spanOptions, a *arena) exporter.Span {
+	path, _ := splitQuery(e.uri)
+	s := exporter.Span{
+		TraceID:       ids.trace,
+		SpanID:        ids.root,
+		ParentSpanID:  ids.parent,
+		TraceState:    ids.traceState,
+		Flags:         uint32(ids.flags) | flagHasIsRemote,
+		Name:          rootSpanName(o.spanName, r.spanMethod, r.route, path, a),
+		Kind:          exporter.KindServer,
+		StartUnixNano: r.rootStart,
+		EndUnixNano:   r.rootEnd,
+	}
+	if ids.parent.IsValid() {
+		s.Flags |= flagIsRemote
+	}
+	// A server span is an error for 5xx only: a 4xx is the client's.
+	if e.status >= 500 {
+		s.Status = exporter.StatusError
+	}
+	return s
+}
+
+// appendRootAttributes appends the SERVER span's attributes (at most
+// maxRootAttrs): the semantic conventions' required and conditionally
+// required ones first, so max_attributes drops Kong's own first.
+func appendRootAttributes(attrs []exporter.Attribute, e *logEntry, r *requestFacts, o *spanOptions, a *arena) []exporter.Attribute {
+	scheme, _, _ := splitURL(e.url)
 	path, query := splitQuery(e.uri)
-	method, methodOther := normalizeMethod(e.method)
-
 	attrs = append(attrs,
-		exporter.String("http.request.method", method),
-		exporter.String("url.scheme", scheme),
+		exporter.String("http.request.method", r.method),
 		exporter.String("url.path", path),
+		exporter.String("url.scheme", scheme),
 	)
-	if methodOther {
+	if e.status > 0 {
+		attrs = append(attrs, exporter.Int("http.response.status_code", int64(e.status)))
+	}
+	if e.status >= 500 {
+		attrs = append(attrs, exporter.String("error.type", a.itoa(e.status)))
+	}
+	attrs = appendNonEmpty(attrs, "http.route", r.route)
+	if r.methodOther {
 		attrs = append(attrs, exporter.String("http.request.method_original", e.method))
 	}
 	if query != "" {
 		attrs = append(attrs, exporter.String("url.query", redactQuery(query, o.redactQuery, a)))
 	}
-	if host != "" {
+	if host, port := serverAddress(e, scheme); host != "" {
 		attrs = append(attrs, exporter.String("server.address", host))
-	}
-	if port > 0 {
-		attrs = append(attrs, exporter.Int("server.port", int64(port)))
+		if port > 0 {
+			attrs = append(attrs, exporter.Int("server.port", int64(port)))
+		}
 	}
 	attrs = appendNonEmpty(attrs, "client.address", e.clientIP)
 	attrs = appendNonEmpty(attrs, "user_agent.original", e.userAgent)
-	attrs = appendNonEmpty(attrs, "http.route", e.routePath)
-	if e.status > 0 {
-		attrs = append(attrs, exporter.Int("http.response.status_code", int64(e.status)))
-	}
 	if e.requestSize > 0 {
 		attrs = append(attrs, exporter.Int("http.request.size", e.requestSize))
 	}
@@ -93,7 +192,7 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 	if e.tlsVersion != "" {
 		name, version := splitTLSVersion(e.tlsVersion)
 		attrs = append(attrs, exporter.String("tls.protocol.name", name), exporter.String("tls.protocol.version", version))
-		attrs = appendNonEmpty(attrs, "tls.cipher", e.tlsCipher)
+		attrs = appendNonEmpty(attrs, "tls.cipher", ianaCipher(e.tlsCipher))
 		attrs = appendNonEmpty(attrs, "tls.client.verify", e.tlsVerify)
 	}
 	attrs = appendNonEmpty(attrs, "kong.request.id", e.requestID)
@@ -115,155 +214,8 @@ func appendSpans(spans []exporter.Span, e *logEntry, ids *traceIDs, o *spanOptio
 	if e.hasReceive {
 		attrs = append(attrs, exporter.Float("kong.latency.receive_ms", e.latReceive))
 	}
-	if e.status >= 500 {
-		attrs = append(attrs, exporter.String("error.type", a.itoa(e.status)))
-	}
-	root := exporter.Span{
-		TraceID:       ids.trace,
-		SpanID:        ids.root,
-		ParentSpanID:  ids.parent,
-		TraceState:    ids.traceState,
-		Flags:         uint32(ids.flags) | flagHasIsRemote,
-		Name:          rootSpanName(o.spanName, e.method, e.routePath, path, a),
-		Kind:          exporter.KindServer,
-		StartUnixNano: rootStart,
-		EndUnixNano:   rootEnd,
-	}
-	ends = append(ends, len(attrs))
-	if ids.parent.IsValid() {
-		root.Flags |= flagIsRemote
-	}
-	if e.status >= 500 {
-		root.Status = exporter.StatusError
-	}
-	spans = append(spans, root)
-
-	upstreamName := e.serviceName
-	if upstreamName == "" {
-		upstreamName = e.serviceHost
-	}
-	tryName := e.method
-	if upstreamName != "" {
-		tryName = a.concat(e.method, " ", upstreamName)
-	}
-	upstreamEnd := rootStart + msToNs(e.latKong) + msToNs(e.latProxy) + msToNs(e.latReceive)
-	lastCode := lastStatus(e.upstreamStatus)
-	for i, t := range e.tries {
-		last := i == len(e.tries)-1
-		start := uint64(t.startNs)
-		if start == 0 {
-			start = msToNs(t.startMs)
-		}
-		var end uint64
-		if last {
-			end = upstreamEnd
-			switch {
-			case e.latProxy < 0: // no answer from the upstream
-				end = rootEnd
-			case end < start:
-				// Kong's millisecond values are floored while the try's
-				// start has nanoseconds: the exchange ended within the
-				// millisecond after the one Kong reports.
-				end += 1e6
-			}
-			if end > rootEnd && rootEnd >= start {
-				end = rootEnd
-			}
-		} else {
-			next := e.tries[i+1]
-			end = uint64(next.startNs)
-			if end == 0 {
-				end = msToNs(next.startMs)
-			}
-		}
-		if end < start {
-			end = start
-		}
-		id := ids.upstream
-		if !last || !id.IsValid() {
-			id = o.newSpanID()
-		}
-		attrs = append(attrs,
-			exporter.String("http.request.method", method),
-			exporter.Int("kong.balancer.try", int64(i+1)),
-		)
-		attrs = appendNonEmpty(attrs, "server.address", e.serviceHost)
-		if e.servicePort > 0 {
-			attrs = append(attrs, exporter.Int("server.port", int64(e.servicePort)))
-		}
-		// Kong 3.12+ names the upstream service on its balancer span.
-		attrs = appendNonEmpty(attrs, "peer.service", e.serviceName)
-		attrs = appendNonEmpty(attrs, "network.peer.address", t.ip)
-		if t.port > 0 {
-			attrs = append(attrs, exporter.Int("network.peer.port", int64(t.port)))
-		}
-		if e.upstreamURI != "" && t.ip != "" {
-			attrs = append(attrs, exporter.String("url.full", upstreamURL(e, t, o.redactQuery, a)))
-		}
-		attrs = appendNonEmpty(attrs, "kong.balancer.state", t.state)
-		attrs = append(attrs, exporter.Float("kong.balancer.latency_ms", t.latencyMs))
-		code := t.code
-		if last && code == 0 {
-			code = lastCode
-		}
-		if code > 0 {
-			attrs = append(attrs, exporter.Int("http.response.status_code", int64(code)))
-		}
-		// A client span is an error for 4xx and 5xx (HTTP semantic
-		// conventions), and a try Kong abandoned failed by definition.
-		status := exporter.StatusUnset
-		switch {
-		case !last || t.state != "":
-			status = exporter.StatusError
-			errType := t.state
-			if code > 0 {
-				errType = a.itoa(code)
-			}
-			if errType == "" {
-				errType = "failed"
-			}
-			attrs = append(attrs, exporter.String("error.type", errType))
-		case code >= 400:
-			status = exporter.StatusError
-			attrs = append(attrs, exporter.String("error.type", a.itoa(code)))
-		}
-		s := exporter.Span{
-			TraceID:       ids.trace,
-			SpanID:        id,
-			ParentSpanID:  ids.root,
-			TraceState:    ids.traceState,
-			Flags:         uint32(ids.flags) | flagHasIsRemote,
-			Name:          tryName,
-			Kind:          exporter.KindClient,
-			StartUnixNano: start,
-			EndUnixNano:   end,
-			Status:        status,
-		}
-		ends = append(ends, len(attrs))
-		spans = append(spans, s)
-		// A child must lie within its parent: stretch the root over a try
-		// that millisecond rounding put past the root's end.
-		if end > spans[first].EndUnixNano {
-			spans[first].EndUnixNano = end
-		}
-	}
-	owned := make([]exporter.Attribute, len(attrs))
-	copy(owned, attrs)
-	from := 0
-	for i, to := range ends {
-		s := &spans[first+i]
-		s.Attributes = owned[from:to:to]
-		limitAttributes(s, o)
-		from = to
-	}
-	return spans
+	return attrs
 }
-
-// The most attributes buildSpans gives a root span and a try span.
-const (
-	maxRootAttrs = 33
-	maxTryAttrs  = 12
-)
 
 func appendNonEmpty(attrs []exporter.Attribute, key, value string) []exporter.Attribute {
 	if value == "" {
@@ -284,6 +236,10 @@ func msToNs(ms float64) uint64 {
 	return uint64(whole)*1e6 + uint64((ms-whole)*1e6+0.5)
 }
 
+// rootSpanName names the SERVER span: "{method} {http.route}" as the
+// semantic conventions ask (span_name method_route), "{method} {url.path}"
+// (method_path: the user's choice, high cardinality) or "{method}"; method
+// is HTTP for an unknown method.
 func rootSpanName(mode schema.SpanName, method, route, path string, a *arena) string {
 	switch mode {
 	case schema.SpanNameMethodPath:
@@ -298,12 +254,10 @@ func rootSpanName(mode schema.SpanName, method, route, path string, a *arena) st
 	return method
 }
 
-var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-
-// normalizeMethod follows HTTP semantic conventions: unknown methods are
-// reported as _OTHER (with the original kept separately).
-func normalizeMethod(m string) (string, bool) {
-	for _, k := range knownMethods {
+// normalizeMethod follows the HTTP semantic conventions: a method not in
+// known (case-sensitive) is reported as _OTHER, the original kept apart.
+func normalizeMethod(m string, known []string) (string, bool) {
+	for _, k := range known {
 		if m == k {
 			return k, false
 		}
@@ -320,13 +274,48 @@ func splitURL(u string) (scheme, host string, port int) {
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		rest = rest[:i]
 	}
-	host = rest
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
-		if p, err := strconv.Atoi(rest[i+1:]); err == nil {
-			host, port = rest[:i], p
+	host, port = splitHostPort(rest)
+	return scheme, host, port
+}
+
+// splitHostPort reads host, host:port, [v6] or [v6]:port; port is 0 when
+// absent or not a number.
+func splitHostPort(hp string) (string, int) {
+	host := hp
+	port := 0
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 && !strings.HasSuffix(hp, "]") && (hp[0] == '[' || strings.IndexByte(hp[:i], ':') < 0) {
+		if p, err := strconv.Atoi(hp[i+1:]); err == nil && p > 0 && p < 65536 {
+			host, port = hp[:i], p
 		}
 	}
-	return scheme, strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port
+}
+
+// defaultPort is the port a client uses for scheme when it names none.
+func defaultPort(scheme string) int {
+	switch scheme {
+	case "https", "grpcs", "wss", "tls":
+		return 443
+	case "http", "grpc", "ws":
+		return 80
+	}
+	return 0
+}
+
+// serverAddress is the address the client addressed: the Host header, its
+// port or else the scheme's default (443 for Host: api.example.com over
+// https). Without a Host header (HTTP/1.0) it is request.url's host and
+// port: Kong's own name and listening port.
+func serverAddress(e *logEntry, scheme string) (string, int) {
+	if e.host != "" {
+		host, port := splitHostPort(e.host)
+		if port == 0 {
+			port = defaultPort(scheme)
+		}
+		return host, port
+	}
+	_, host, port := splitURL(e.url)
+	return host, port
 }
 
 func splitQuery(uri string) (path, query string) {
@@ -352,20 +341,4 @@ func lastStatus(s string) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(s))
 	return n
-}
-
-func upstreamURL(e *logEntry, t balancerTry, redact []string, a *arena) string {
-	proto := e.serviceProtocol
-	if proto == "" {
-		proto = "http"
-	}
-	path, query := splitQuery(e.upstreamURI)
-	hostPort := t.ip
-	if strings.IndexByte(hostPort, ':') >= 0 {
-		hostPort = "[" + hostPort + "]"
-	}
-	if query == "" {
-		return a.concat(proto, "://", hostPort, ":", a.itoa(t.port), path)
-	}
-	return a.concat(proto, "://", hostPort, ":", a.itoa(t.port), path, "?", redactQuery(query, redact, a))
 }

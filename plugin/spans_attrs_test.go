@@ -61,7 +61,7 @@ func TestLogPathAllocations(t *testing.T) {
 		t.Skip()
 	}
 	cfg := benchDiscardConfig()
-	rt, err := newRuntime(&cfg)
+	rt, err := newTestRuntime(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package plugin
 
 import "sync/atomic"
 
-// Stats counts what the handlers did, process-wide. Every request that does
+// Stats counts what the handlers of one Env did. Every request that does
 // not become spans is counted under one reason.
 type Stats struct {
 	Requests        atomic.Int64 // log events handled
@@ -14,10 +14,8 @@ type Stats struct {
 	PayloadStream   atomic.Int64 // stream subsystem payloads (not traced yet)
 	PayloadTooLarge atomic.Int64
 	HandoffInvalid  atomic.Int64 // a malformed hand-off value (ids re-chosen)
-	HeaderInvalid   atomic.Int64 // malformed incoming trace-context headers
+	HeaderInvalid   atomic.Int64 // requests with malformed incoming trace-context headers
 	Panics          atomic.Int64 // recovered handler panics
 	QueueRejected   atomic.Int64 // Enqueue refused the spans (the pipeline counts why)
+	TryStartClamped atomic.Int64 // balancer tries that started before their request (moved to its start)
 }
-
-// Counters is the process-wide instance.
-var Counters Stats

@@ -10,7 +10,10 @@
 // and would take ",omitempty" literally.
 package schema
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Config is one plugin instance's configuration.
 type Config struct {
@@ -32,6 +35,7 @@ type Config struct {
 	HTTPResponseHeaderForTraceID string            `json:"http_response_header_for_traceid"`
 	HeaderType                   string            `json:"header_type"` // deprecated: propagation
 	SamplingRate                 float64           `json:"sampling_rate"`
+	SamplingStrategy             SamplingStrategy  `json:"sampling_strategy"` // Kong 3.11
 	Propagation                  Propagation       `json:"propagation"`
 
 	// Backend selection and transport (ours).
@@ -60,6 +64,13 @@ type Config struct {
 	CaptureResponseHeaders  []string     `json:"capture_response_headers"`
 	MaxAttributes           int          `json:"max_attributes"`
 	MaxAttributeValueLength int          `json:"max_attribute_value_length"`
+	HTTPKnownMethods        []string     `json:"http_known_methods"`
+
+	// Sampling beyond Kong's (ours): a rate limit, rules and remote
+	// strategies, applied after sampling_strategy.
+	MaxTracesPerSecond float64        `json:"max_traces_per_second"`
+	SamplingRules      []SamplingRule `json:"sampling_rules"`
+	RemoteSampling     RemoteSampling `json:"remote_sampling"`
 }
 
 // Queue mirrors Kong's generic queue record (kong/tools/queue_schema.lua).
@@ -114,6 +125,60 @@ type TailSampling struct {
 	LatencyMs     int `json:"latency_ms"`      // 0 = off
 }
 
+// SamplingRule samples the requests matching every condition it sets with
+// its own rate; the first matching rule of sampling_rules decides.
+type SamplingRule struct {
+	RouteName          string  `json:"route_name"`
+	ServiceName        string  `json:"service_name"`
+	Method             string  `json:"method"`
+	PathPrefix         string  `json:"path_prefix"`
+	HeaderName         string  `json:"header_name"`
+	HeaderValue        string  `json:"header_value"` // empty: the header is present
+	SamplingRate       float64 `json:"sampling_rate"`
+	MaxTracesPerSecond float64 `json:"max_traces_per_second"` // 0: no limit
+}
+
+// DefaultSamplingRule is what Kong fills into a rule's left-out fields:
+// a rule keeps every request it matches unless it says otherwise.
+func DefaultSamplingRule() SamplingRule { return SamplingRule{SamplingRate: 1} }
+
+// UnmarshalJSON fills the rule's defaults first, so a rule decoded from a
+// config that did not pass through Kong means the same.
+func (r *SamplingRule) UnmarshalJSON(data []byte) error {
+	type plain SamplingRule
+	*r = DefaultSamplingRule()
+	return json.Unmarshal(data, (*plain)(r))
+}
+
+// HasRequestLineCondition reports whether the rule needs more than the
+// request headers: the route, the service, the method or the path.
+func (r *SamplingRule) HasRequestLineCondition() bool {
+	return r.RouteName != "" || r.ServiceName != "" || r.Method != "" || r.PathPrefix != ""
+}
+
+// RemoteSampling points at a Jaeger remote sampling endpoint.
+type RemoteSampling struct {
+	Endpoint     string  `json:"endpoint"`      // empty: off
+	ServiceName  string  `json:"service_name"`  // empty: the resource's service.name
+	PollInterval float64 `json:"poll_interval"` // seconds
+}
+
+// RemoteSamplingService is the service name strategies are asked for:
+// remote_sampling.service_name, else the resource's service.name, else
+// "kong" (the resource default).
+func (c *Config) RemoteSamplingService() string {
+	if n := c.RemoteSampling.ServiceName; n != "" {
+		return n
+	}
+	if n := c.ResourceAttributes["service.name"]; n != "" {
+		return n
+	}
+	return "kong"
+}
+
+// PollEvery converts poll_interval (s).
+func (r *RemoteSampling) PollEvery() time.Duration { return seconds(r.PollInterval) }
+
 // ExporterName selects the backend.
 type ExporterName string
 
@@ -125,6 +190,10 @@ const (
 	ExporterFile     ExporterName = "file"
 	ExporterStdout   ExporterName = "stdout"
 )
+
+// BuiltinExporters always ship with the plugin, in the order the schema
+// lists them; code may register more (package exporter).
+var BuiltinExporters = []ExporterName{ExporterOTLP, ExporterZipkin, ExporterHTTPJSON, ExporterFile, ExporterStdout}
 
 // Protocol is the OTLP transport and encoding.
 type Protocol string
@@ -162,6 +231,22 @@ const (
 	SpanNameMethodRoute SpanName = "method_route" // "GET /users" (route path), "GET" without route
 	SpanNameMethodPath  SpanName = "method_path"  // "GET /users/42" (request path: high cardinality)
 	SpanNameMethod      SpanName = "method"       // "GET"
+)
+
+// SamplingStrategy says how an incoming sampling decision is treated
+// (Kong 3.11's sampling_strategy).
+type SamplingStrategy string
+
+// Sampling strategies, as Kong names them.
+const (
+	// SamplingParentProbabilityFallback honours a caller's sampled and
+	// not-sampled flag; the probability decides only without one. This
+	// plugin's default.
+	SamplingParentProbabilityFallback SamplingStrategy = "parent_probability_fallback"
+	// SamplingParentDropProbabilityFallback honours only a caller's
+	// not-sampled flag; otherwise the probability decides, even for a
+	// sampled caller. Kong's default.
+	SamplingParentDropProbabilityFallback SamplingStrategy = "parent_drop_probability_fallback"
 )
 
 // Propagation formats, as Kong names them.

@@ -106,7 +106,6 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{`{` + ep + `,"sampling_rate":1.5}`, "sampling_rate", "between"},
 		{`{` + ep + `,"sampling_rate":-0.1}`, "sampling_rate", "between"},
 		{`{` + ep + `,"protocol":"http/xml"}`, "protocol", "one of"},
-		{`{` + ep + `,"exporter":"kafka"}`, "exporter", "one of"},
 		{`{` + ep + `,"compression":"zstd"}`, "compression", "one of"},
 		{`{` + ep + `,"header_type":"w4c"}`, "header_type", "one of"},
 		{`{` + ep + `,"propagation":{"extract":["w3c","b4"]}}`, "propagation.extract[1]", "one of"},

@@ -10,6 +10,9 @@ func Defaults() Config {
 		ReadTimeout:    5000,
 		HeaderType:     "preserve",
 		SamplingRate:   1,
+		// Kong's default is parent_drop_probability_fallback, which
+		// re-samples a caller's sampled trace and breaks it (Kong/kong#13015).
+		SamplingStrategy: SamplingParentProbabilityFallback,
 		Queue: Queue{
 			// Kong's opentelemetry plugin overrides the generic queue's batch
 			// size of 1 with 200 (3.6.1+); the rest are the generic defaults,
@@ -43,10 +46,22 @@ func Defaults() Config {
 			"id_token", "key", "password", "passwd", "pwd", "refresh_token",
 			"secret", "sig", "signature", "token", "x-amz-credential",
 			"x-amz-security-token", "x-amz-signature",
+			// The semantic conventions' list for url.query and url.full.
+			"awsaccesskeyid", "x-goog-signature",
 		},
 		MaxAttributes:           128,
 		MaxAttributeValueLength: 2048,
+		HTTPKnownMethods:        HTTPKnownMethods(),
+
+		RemoteSampling: RemoteSampling{PollInterval: 60},
 	}
+}
+
+// HTTPKnownMethods returns the HTTP semantic conventions' default known
+// methods: RFC 9110's, PATCH (RFC 5789) and QUERY. Any other method is
+// exported as _OTHER.
+func HTTPKnownMethods() []string {
+	return []string{"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 }
 
 // AlwaysRedactedHeaders are never exported, whatever the configuration says.

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 )
@@ -44,17 +45,14 @@ type Field struct {
 	Doc   string
 	// Default is filled from Defaults() by Fields(); never set it by hand.
 	Default any
-	// oneOfFunc supplies OneOf when the allowed values are only known at
-	// run time (exporter names registered by code).
-	oneOfFunc func() []any
-}
-
-// allowed returns the values the field accepts, if it is an enum.
-func (f *Field) allowed() []any {
-	if f.oneOfFunc != nil {
-		return f.oneOfFunc()
-	}
-	return f.OneOf
+	// Extensible: OneOf lists the built-in values and code may add more
+	// (exporter names registered in the binary). The dump lists the values
+	// KongSchema is given; at StartInstance the registry, not Validate,
+	// refuses an unknown one.
+	Extensible bool
+	// Checks are a record's rules across its fields in Kong's entity_checks
+	// form, dumped with the record; Validate applies their Go twin.
+	Checks []any
 }
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
@@ -81,8 +79,17 @@ var stringType = &Field{Type: "string"}
 // header-name validator is a Lua function and cannot be dumped).
 const luaHeaderName = "^[%w!#$%%&'*+%-.^_`|~]+$"
 
+// luaMethod is an HTTP method in upper case (Kong's route methods use the
+// same pattern); luaPathPrefix a path.
+const (
+	luaMethod     = "^%u+$"
+	luaPathPrefix = "^/"
+)
+
 var (
 	headerName = &Field{Type: "string", Match: luaHeaderName, goCheck: headerNameProblem}
+	// httpMethod is an RFC 9110 method: a token, like a header name.
+	httpMethod = &Field{Type: "string", Match: luaHeaderName, Doc: "an HTTP method token", goCheck: methodTokenProblem}
 	// capturableHeader refuses, whatever their case, the headers that are
 	// never exported, so Kong refuses them when the config is written
 	// instead of the plugin refusing the instance on every request.
@@ -181,9 +188,9 @@ var configFields = []Field{
 		{Name: "concurrency_limit", Type: "integer", Since: "3.8", Between: between(-1, 64), Ne: ne(0),
 			Doc: "Batches exported at once per pipeline. Kong's values -1 (\"unlimited\": here 8) and 1 keep their meaning; 2 to 64 are ours."},
 		{Name: "failure_threshold", Type: "integer", Since: "3.16", Between: between(0, 1000000),
-			Doc: "Consecutive failed batches after which the pipeline's circuit breaker opens: spans are shed (counted) instead of retried. 0: no circuit breaker."},
+			Doc: "Consecutive failed batches (given up after their retries, or refused) after which the pipeline's circuit breaker opens: batches are then shed without trying the backend (counted as circuit_open), or wait on disk with a spool. 0: off."},
 		{Name: "breaker_cooldown", Type: "number", Since: "3.16", Between: between(0, 1000000),
-			Doc: "Seconds the circuit breaker stays open before one batch probes whether the backend recovered."},
+			Doc: "Seconds the circuit breaker stays open before it lets one batch through to probe the backend."},
 	}},
 	{Name: "batch_span_count", Type: "integer", Since: "3.4", Deprecated: "queue.max_batch_size", Between: between(1, 1000000),
 		Doc: "Deprecated: queue.max_batch_size. As in Kong, any value but 200 replaces queue.max_batch_size, even one written explicitly."},
@@ -198,6 +205,8 @@ var configFields = []Field{
 		OneOf: oneOf("preserve", FormatIgnore, FormatB3, FormatB3Single, FormatW3C, FormatJaeger, FormatOT, FormatAWS, FormatGCP, FormatDatadog, FormatInstana),
 		Doc:   "Deprecated: propagation. Used, as Kong does, only when none of propagation.extract, inject and clear is set."},
 	{Name: "sampling_rate", Type: "number", Since: "3.6", Between: between(0, 1), Doc: "Head sampling probability for requests without an incoming sampling decision (decided from the trace id)."},
+	{Name: "sampling_strategy", Type: "string", Since: "3.11", OneOf: oneOf(SamplingParentProbabilityFallback, SamplingParentDropProbabilityFallback),
+		Doc: "How a caller's sampling decision is treated. parent_probability_fallback: a caller's sampled or not-sampled flag is kept; the probability (sampling_rate, rules, remote sampling) decides only when there is none. parent_drop_probability_fallback: only a not-sampled caller is honoured; otherwise the probability decides, even for a caller that sampled. Kong's default is parent_drop_probability_fallback; this plugin's default differs on purpose, because re-sampling a caller's sampled trace breaks it (Kong/kong#13015). A configuration that names either value gets Kong's meaning."},
 	{Name: "propagation", Type: "record", Since: "3.7", Required: true, Doc: "Trace context formats read from and written to requests (Kong's propagation record).", Fields: []Field{
 		{Name: "extract", Type: "array", Since: "3.7", Elements: &Field{Type: "string", OneOf: extractFormats}, Doc: "Formats read from the incoming request, in order; the first found wins. Empty: always start a new trace."},
 		{Name: "inject", Type: "array", Since: "3.7", Elements: &Field{Type: "string", OneOf: append([]any{FormatPreserve}, injectFormats...)}, Doc: "Formats written to the upstream request; preserve = the extracted one (else default_format). Empty: inject nothing."},
@@ -206,7 +215,7 @@ var configFields = []Field{
 	}},
 
 	// Backend selection and transport (ours).
-	{Name: "exporter", Type: "string", oneOfFunc: exporterOneOf,
+	{Name: "exporter", Type: "string", OneOf: oneOf(BuiltinExporters...), Extensible: true,
 		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
@@ -238,6 +247,27 @@ var configFields = []Field{
 	{Name: "capture_response_headers", Type: "array", Elements: capturableHeader, Doc: "Response headers recorded as http.response.header.<name> attributes (redacted ones never are)."},
 	{Name: "max_attributes", Type: "integer", Between: between(1, 1000), Doc: "Attributes per span; more are dropped and counted."},
 	{Name: "max_attribute_value_length", Type: "integer", Between: between(16, 1<<20), Doc: "Characters per string attribute value; longer values are truncated."},
+	{Name: "http_known_methods", Type: "array", Elements: httpMethod,
+		Doc: "HTTP methods exported as they are (case-sensitive; the list replaces the default, as OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS does in OpenTelemetry SDKs). Any other method is exported as http.request.method _OTHER with http.request.method_original, and names the span HTTP."},
+
+	{Name: "max_traces_per_second", Type: "number", Between: between(0, 1e6),
+		Doc: "At most this many new traces per second are sampled by this plugin (per plugin entity, per Kong node: one token bucket in the plugin server, shared by all workers), on top of sampling_rate or the remote strategy. Requests a caller decided (see sampling_strategy), sampling_rules and Jaeger's per-operation lower bounds are not limited by it. 0: no limit."},
+	{Name: "sampling_rules", Type: "array", Elements: &Field{Type: "record", Checks: samplingRuleChecks(), Fields: []Field{
+		{Name: "route_name", Type: "string", Doc: "Matches the name of the route that served the request."},
+		{Name: "service_name", Type: "string", Doc: "Matches the name of the Kong service."},
+		{Name: "method", Type: "string", Match: luaMethod, goCheck: upperCaseMethodProblem, Doc: "Matches the request method (upper case)."},
+		{Name: "path_prefix", Type: "string", Match: luaPathPrefix, goCheck: pathPrefixProblem, Doc: "Matches request paths starting with this prefix."},
+		{Name: "header_name", Type: "string", Match: luaHeaderName, goCheck: headerNameProblem, Doc: "Matches requests carrying this header."},
+		{Name: "header_value", Type: "string", Doc: "With header_name: the header must have exactly this value (any of its values)."},
+		{Name: "sampling_rate", Type: "number", Between: between(0, 1), Doc: "Probability for matching requests (decided from the trace id)."},
+		{Name: "max_traces_per_second", Type: "number", Between: between(0, 1e6), Doc: "At most this many traces per second sampled by this rule. 0: no limit."},
+	}}, Doc: "Rules tried in order before the default (sampling_rate or the remote strategy) for requests without a caller's decision; the first rule whose conditions all match decides with its own rate. A rule needs at least one condition. Header conditions are decided in the access phase and propagated upstream; route, service, method and path conditions are known only in the log phase (see the README, \"Sampling rules\")."},
+	{Name: "remote_sampling", Type: "record", Required: true, Doc: "Sampling strategies polled from a Jaeger remote sampling endpoint (one poller per endpoint and service per plugin server). Until the first answer sampling_rate applies; when the endpoint fails the last strategy stays in force.", Fields: []Field{
+		{Name: "endpoint", Type: "string", MatchAny: urlRule, MatchNone: append(append([]MatchRule{}, badEscapeRules...), serviceParamRules...), goCheck: remoteSamplingEndpointProblem,
+			Doc: "Jaeger sampling URL, polled as GET <endpoint>?service=<service_name> (Jaeger v2's remote_sampling extension: http://jaeger:5778/sampling). Leave it out for no remote sampling."},
+		{Name: "service_name", Type: "string", Doc: "Service whose strategy is asked for. Left out: the resource's service.name (\"kong\" by default)."},
+		{Name: "poll_interval", Type: "number", Between: between(1, 86400), Doc: "Seconds between polls."},
+	}},
 }
 
 // Fields returns the configuration's field tree with defaults filled in from
@@ -254,9 +284,13 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		if !ok {
 			panic("schema: no Config field for " + f.Name)
 		}
-		f.OneOf = f.allowed()
 		if f.Type == "record" {
 			f.Fields = withDefaults(f.Fields, fv)
+		} else if f.Type == "array" && f.Elements.Type == "record" {
+			// Kong fills the defaults of each element record.
+			elem := *f.Elements
+			elem.Fields = withDefaults(elem.Fields, elementDefaults(fv.Type().Elem()))
+			f.Elements = &elem
 		} else if !fv.IsZero() || f.Type == "boolean" || (f.Deprecated == "" && (f.Type == "integer" || f.Type == "number")) {
 			// Zero is a real default for numbers (0 = off), except for
 			// deprecated fields, where it means "not set".
@@ -269,6 +303,16 @@ func withDefaults(fields []Field, v reflect.Value) []Field {
 		out[i] = f
 	}
 	return out
+}
+
+// elementDefaults is an array element's defaults: what decoding "{}" into
+// the element type gives (such types fill their defaults in UnmarshalJSON).
+func elementDefaults(t reflect.Type) reflect.Value {
+	v := reflect.New(t)
+	if err := json.Unmarshal([]byte("{}"), v.Interface()); err != nil {
+		panic("schema: element defaults of " + t.String() + ": " + err.Error())
+	}
+	return v.Elem()
 }
 
 // fieldByJSONName finds the struct field whose json tag is name.

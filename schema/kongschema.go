@@ -6,8 +6,9 @@ package schema
 // express: defaults, constraints, vault-referenceable fields, the rules
 // across fields (Kong's entity_checks) and the protocols the plugin serves.
 // Kong then fills defaults and refuses what cannot work when the config is
-// written (Admin API, decK, declarative load).
-func KongSchema(name string) map[string]any {
+// written (Admin API, decK, declarative load). exporters lists the values of
+// `exporter` this binary accepts (nil: the built-in ones).
+func KongSchema(name string, exporters []string) map[string]any {
 	return map[string]any{
 		"name": name,
 		"fields": []any{
@@ -15,7 +16,7 @@ func KongSchema(name string) map[string]any {
 			map[string]any{"config": map[string]any{
 				"type":          "record",
 				"required":      true,
-				"fields":        kongFields(Fields()),
+				"fields":        kongFields(Fields(), exporters),
 				"entity_checks": configChecks(),
 			}},
 		},
@@ -48,9 +49,18 @@ func toAny(ss []string) []any {
 	return out
 }
 
-func kongFields(fields []Field) []any {
+func kongFields(fields []Field, extensible []string) []any {
 	out := make([]any, 0, len(fields))
 	for _, f := range fields {
+		if f.Extensible && extensible != nil {
+			f.OneOf = oneOf(extensible...)
+		}
+		if f.Type == "record" {
+			m := kongField(f)
+			m["fields"] = kongFields(f.Fields, extensible)
+			out = append(out, map[string]any{f.Name: m})
+			continue
+		}
 		out = append(out, map[string]any{f.Name: kongField(f)})
 	}
 	return out
@@ -58,7 +68,8 @@ func kongFields(fields []Field) []any {
 
 // kongField keeps to attributes Kong's metaschema accepts in every 3.x
 // (type, required, default, one_of, between, gt, ne, match, match_none,
-// match_any, referenceable, elements, keys, values, fields); descriptions
+// match_any, referenceable, elements, keys, values, fields, a record's
+// entity_checks); descriptions
 // are left out: not every 3.x metaschema lists them.
 func kongField(f Field) map[string]any {
 	m := map[string]any{"type": f.Type}
@@ -102,7 +113,10 @@ func kongField(f Field) map[string]any {
 		m["values"] = kongField(*f.Values)
 	}
 	if f.Type == "record" {
-		m["fields"] = kongFields(f.Fields)
+		m["fields"] = kongFields(f.Fields, nil)
+		if len(f.Checks) > 0 {
+			m["entity_checks"] = f.Checks
+		}
 	}
 	return m
 }

@@ -14,7 +14,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // The schema Kong registers from -dump is part of the plugin's contract:
 // any change must be a deliberate one (go test ./schema -update).
 func TestKongSchemaGolden(t *testing.T) {
-	got, err := json.MarshalIndent(KongSchema("trace-exporter"), "", "  ")
+	got, err := json.MarshalIndent(KongSchema("trace-exporter", nil), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestDumpedDefaultsDecodeToDefaults(t *testing.T) {
 		}
 	}
 	var top map[string]any
-	for _, f := range KongSchema("trace-exporter")["fields"].([]any) {
+	for _, f := range KongSchema("trace-exporter", nil)["fields"].([]any) {
 		if c, ok := f.(map[string]any)["config"]; ok {
 			top = c.(map[string]any)
 		}

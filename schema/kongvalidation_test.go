@@ -13,7 +13,7 @@ import (
 // the check when a config is written, then the StartInstance payload.
 func kong(t testing.TB, version string, lookup func(string) (string, bool)) *kongsim.Configurer {
 	t.Helper()
-	raw, _ := json.Marshal(KongSchema("trace-exporter"))
+	raw, _ := json.Marshal(KongSchema("trace-exporter", nil))
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	c, err := kongsim.NewConfigurer("trace-exporter", m, version)
@@ -122,6 +122,20 @@ var agreementCases = []map[string]any{
 	{"span_name": "path"},
 	{"tail_sampling": map[string]any{"status_code_min": 600}},
 	{"max_attributes": 0},
+	{"http_known_methods": []any{"GET", "PURGE"}},
+	{"http_known_methods": []any{"BAD METHOD"}},
+	{"sampling_strategy": "parent_drop_probability_fallback"},
+	{"sampling_strategy": "parent_based"},
+	{"sampling_rules": []any{map[string]any{"method": "POST", "sampling_rate": 0.5}}},
+	{"sampling_rules": []any{map[string]any{"sampling_rate": 0.5}}},
+	{"sampling_rules": []any{map[string]any{"method": "GET"}, map[string]any{"header_value": "1"}}},
+	{"sampling_rules": []any{map[string]any{"path_prefix": "/api", "header_value": "1"}}},
+	{"sampling_rules": []any{map[string]any{"header_name": "x-debug", "header_value": "1"}}},
+	{"sampling_rules": []any{map[string]any{"header_name": "x-debug"}}},
+	{"sampling_rules": []any{map[string]any{"method": "get"}}},
+	{"remote_sampling": map[string]any{"endpoint": "http://jaeger:5778/sampling"}},
+	{"remote_sampling": map[string]any{"endpoint": "jaeger:5778"}},
+	{"remote_sampling": map[string]any{"endpoint": "http://jaeger:5778/sampling?service=kong"}},
 }
 
 func TestKongAndPluginAgree(t *testing.T) {

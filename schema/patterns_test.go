@@ -174,3 +174,79 @@ func TestHeaderValueRuleAgreesWithGo(t *testing.T) {
 		}
 	}
 }
+
+// fieldAt finds a field of the tree by its dotted path ("[]" steps into an
+// array's element record).
+func fieldAt(t testing.TB, path string) *Field {
+	t.Helper()
+	fields := Fields()
+	var f *Field
+	for _, name := range strings.Split(path, ".") {
+		name, elem := strings.CutSuffix(name, "[]")
+		f = nil
+		for i := range fields {
+			if fields[i].Name == name {
+				f = &fields[i]
+			}
+		}
+		if f == nil {
+			t.Fatalf("no field %s", path)
+		}
+		if elem {
+			f = f.Elements
+		}
+		fields = f.Fields
+	}
+	return f
+}
+
+// The sampling fields' patterns and their Go twins agree, on seeds and on
+// one-character mutations of them.
+func TestSamplingRulesAgreeWithGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		path     string
+		alphabet string
+		seeds    []string
+	}{
+		{"remote_sampling.endpoint", ":/?#&=%.aZ09 ", []string{
+			"http://jaeger:5778/sampling", "https://j/sampling?x=1", "http://j/sampling?service=kong", "http://j?service",
+			"http://j/s?a=1&service=x", "http://j/s?services=x", "http://j/s?xservice=1", "http://j/s#service", "http://j/s?service#f",
+			"http://j/s?service&x", "jaeger:5778", "http://j/%zz", "ftp://j/s",
+		}},
+		{"sampling_rules[].method", "aAzZ09 -", []string{"GET", "POST", "get", "Get", "G-T", "PURGE"}},
+		{"sampling_rules[].path_prefix", "/a ?", []string{"/", "/api", "api", " /api"}},
+		{"sampling_rules[].header_name", "aZ09-_ :", []string{"x-debug", "X_Debug", "x debug", "x:y"}},
+	} {
+		f := fieldAt(t, tc.path)
+		check := func(v string) {
+			if v == "" {
+				return // Kong refuses empty strings before any pattern, and so does the plugin
+			}
+			if lua, goRefuses := luaRefuses(t, f, v), f.goCheck(v) != ""; lua != goRefuses {
+				t.Errorf("%s %q: Kong (Lua patterns) refuses=%v, plugin refuses=%v", tc.path, v, lua, goRefuses)
+			}
+		}
+		for _, v := range tc.seeds {
+			check(v)
+			for range 200 {
+				b := []byte(v)
+				i := rng.IntN(len(b) + 1)
+				c := tc.alphabet[rng.IntN(len(tc.alphabet))]
+				switch rng.IntN(3) {
+				case 0:
+					b = append(b[:i], append([]byte{c}, b[i:]...)...)
+				case 1:
+					if i < len(b) {
+						b[i] = c
+					}
+				default:
+					if i < len(b) {
+						b = append(b[:i], b[i+1:]...)
+					}
+				}
+				check(string(b))
+			}
+		}
+	}
+}

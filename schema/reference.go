@@ -69,11 +69,12 @@ func Reference() string {
 // deliberateDifferences are where a field's type, default or range differs
 // from Kong's on purpose (schema/versions_test.go checks each still differs).
 var deliberateDifferences = map[string]string{
-	"sampling_rate":   "default 1; Kong falls back to kong.conf's `tracing_sampling_rate`, which an external plugin cannot read",
-	"queue.max_bytes": "default 32 MiB, so memory stays bounded; Kong's queue has no byte bound by default",
-	"connect_timeout": "0 is refused: a backend that never answers would hold a batch forever",
-	"send_timeout":    "0 is refused, as connect_timeout",
-	"read_timeout":    "0 is refused, as connect_timeout",
+	"sampling_strategy": "default `parent_probability_fallback` (a caller's sampled flag is kept); Kong's default `parent_drop_probability_fallback` re-samples a caller's sampled trace and breaks it (Kong/kong#13015). A configuration that names either value gets Kong's meaning",
+	"sampling_rate":     "default 1; Kong falls back to kong.conf's `tracing_sampling_rate`, which an external plugin cannot read",
+	"queue.max_bytes":   "default 32 MiB, so memory stays bounded; Kong's queue has no byte bound by default",
+	"connect_timeout":   "0 is refused: a backend that never answers would hold a batch forever",
+	"send_timeout":      "0 is refused, as connect_timeout",
+	"read_timeout":      "0 is refused, as connect_timeout",
 }
 
 const deprecatedSection = `
@@ -140,6 +141,11 @@ func writeRows(b *strings.Builder, fields []Field, prefix string) {
 		if f.Type == "record" {
 			fmt.Fprintf(b, "| `%s` | record | | | %s | %s |\n", name, sinceText(f), escape(f.Doc))
 			writeRows(b, f.Fields, name+".")
+			continue
+		}
+		if f.Type == "array" && f.Elements.Type == "record" {
+			fmt.Fprintf(b, "| `%s` | array of record | | | %s | %s |\n", name, sinceText(f), escape(f.Doc))
+			writeRows(b, f.Elements.Fields, name+"[].")
 			continue
 		}
 		doc := f.Doc
@@ -216,8 +222,15 @@ func allowedText(f Field) string {
 	if c.Ne != nil {
 		parts = append(parts, fmt.Sprintf("not %v", number(*c.Ne)))
 	}
-	if c.Match == luaHeaderName {
+	switch {
+	case c.Match == luaHeaderName && c.Doc != "":
+		parts = append(parts, c.Doc) // a token that is not a header name
+	case c.Match == luaHeaderName:
 		parts = append(parts, "a header name")
+	case c.Match == luaMethod:
+		parts = append(parts, "upper-case letters")
+	case c.Match == luaPathPrefix:
+		parts = append(parts, "starts with /")
 	}
 	if len(c.MatchNone) > 0 && c.goCheck != nil && c.Match == luaHeaderName {
 		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))

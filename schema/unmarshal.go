@@ -68,6 +68,9 @@ func (c *Config) normalize() {
 	lower(c.RedactQueryParams)
 	lower(c.CaptureRequestHeaders)
 	lower(c.CaptureResponseHeaders)
+	for i := range c.SamplingRules {
+		c.SamplingRules[i].HeaderName = strings.ToLower(c.SamplingRules[i].HeaderName)
+	}
 }
 
 // The defaults the deprecated fields had; Kong ignores these values.

@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	}
 	checkTree(configFields, reflect.ValueOf(c).Elem(), "", add)
 	checkCrossField(c, add)
+	checkSampling(c, add)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -109,6 +110,7 @@ var crossFieldRules = []string{
 	"`file_path` is required with `exporter: file`.",
 	"`tls_client_cert_file` and `tls_client_key_file` are set together.",
 	"`access_logs_endpoint` (Kong 3.13) and `access_logs.endpoint` (3.14+) are two spellings of one field: set one.",
+	"Each of `sampling_rules` sets at least one condition (`route_name`, `service_name`, `method`, `path_prefix` or `header_name`), and `header_value` only with `header_name`.",
 	"Kong refuses an empty string in every string field: leave a field out to use its default.",
 }
 
@@ -183,6 +185,10 @@ func checkTree(fields []Field, v reflect.Value, prefix string, add func(string, 
 		switch {
 		case f.Type == "record":
 			checkTree(f.Fields, fv, path+".", add)
+		case f.Type == "array" && f.Elements != nil && f.Elements.Type == "record":
+			for i := 0; i < fv.Len(); i++ {
+				checkTree(f.Elements.Fields, fv.Index(i), fmt.Sprintf("%s[%d].", path, i+1), add)
+			}
 		case f.Type == "array" && f.Elements != nil:
 			for i := 0; i < fv.Len(); i++ {
 				checkScalar(*f.Elements, fv.Index(i), fmt.Sprintf("%s[%d]", path, i), add)
@@ -223,7 +229,10 @@ func checkScalar(f Field, v reflect.Value, path string, add func(string, string,
 	}
 	if v.Kind() == reflect.String {
 		s := v.String()
-		if oneOf := f.allowed(); len(oneOf) > 0 {
+		if oneOf := f.OneOf; len(oneOf) > 0 {
+			if f.Extensible {
+				return // the exporter registry refuses an unknown name
+			}
 			// Every enum has a default, so an empty value was written by the user.
 			ok := false
 			for _, o := range oneOf {

@@ -65,7 +65,8 @@ func TestExampleEndToEnd(t *testing.T) {
 	}))
 	defer backend.Close()
 
-	inst := plugin.New().(*plugin.Plugin)
+	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	inst := plugin.NewWithEnv(env)
 	cfg := `{"exporter":"ndjson","traces_endpoint":"` + backend.URL + `/spans","compression":"gzip",
 		"headers":{"x-api-key":"k3y"},"queue":{"max_coalescing_delay":0.01,"initial_retry_delay":0.01}}`
 	if err := json.Unmarshal([]byte(cfg), inst); err != nil {
@@ -79,7 +80,7 @@ func TestExampleEndToEnd(t *testing.T) {
 	inst.LogPayload(strings.Replace(string(payload), `"uri":"\/echo\/items`, `"uri":"\/health`, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := exporter.ShutdownAll(ctx); err != nil {
+	if err := env.Pipelines.ShutdownAll(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
 
@@ -106,7 +107,7 @@ func TestExampleEndToEnd(t *testing.T) {
 		lines[0]["span"] != "00f067aa0ba902b7" || lines[1]["span"] != "b7ad6b7169203331" || lines[0]["ms"] != 5.0 {
 		t.Errorf("lines %v", lines)
 	}
-	if got := exporter.ProcessorTotals().Dropped; got != 2 {
+	if got := env.Processors.Dropped.Load(); got != 2 {
 		t.Errorf("processor drops counted: %d, want 2", got)
 	}
 }
@@ -130,7 +131,7 @@ func TestProcessor(t *testing.T) {
 // The schema Kong receives from -dump lists the registered name, so Kong
 // itself accepts `exporter: ndjson` when the config is written.
 func TestKongSchemaListsTheRegisteredExporter(t *testing.T) {
-	js, err := json.Marshal(schema.KongSchema("trace-exporter"))
+	js, err := json.Marshal(schema.KongSchema("trace-exporter", exporter.Names()))
 	if err != nil {
 		t.Fatal(err)
 	}

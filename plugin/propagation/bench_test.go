@@ -124,16 +124,6 @@ func BenchmarkExtractOpenTelemetry(b *testing.B) {
 	}
 }
 
-func BenchmarkSampler(b *testing.B) {
-	s := NewSampler(0.25)
-	id := tid(b, "4bf92f3577b34da6a3ce929d0e0e4736")
-	in := SpanContext{}
-	b.ReportAllocs()
-	for b.Loop() {
-		s.ShouldSample(in, id)
-	}
-}
-
 // TestExtractAllocations: extraction of every format allocates nothing for
 // headers sent once (the common case), through both getters.
 func TestExtractAllocations(t *testing.T) {

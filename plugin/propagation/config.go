@@ -149,6 +149,12 @@ func (c *Config) SingleHeader() (string, bool) {
 // package-level [Extract].
 func (c *Config) Extract(h Getter) (SpanContext, bool) { return Extract(h, c.ExtractFormats) }
 
+// ExtractChecked is [Config.Extract] that also reports malformed formats;
+// see the package-level [ExtractChecked].
+func (c *Config) ExtractChecked(h Getter) (SpanContext, bool, FormatSet) {
+	return ExtractChecked(h, c.ExtractFormats)
+}
+
 // Inject appends the headers carrying sc in the configured inject formats;
 // see the package-level [Inject].
 func (c *Config) Inject(dst []Header, sc SpanContext) []Header {

@@ -1,7 +1,7 @@
 // Package propagation reads and writes trace context headers in the formats
 // Kong's tracing plugins support (w3c, b3, b3-single, jaeger, ot, aws, gcp,
-// datadog, instana), resolves Kong's propagation configuration, and takes the
-// head sampling decision.
+// datadog, instana) and resolves Kong's propagation configuration. The head
+// sampling decision is package sampling's.
 //
 // It is pure and allocation-conscious: the Kong access handler calls it on
 // every proxied request. Nothing here talks to Kong; the caller reads the
@@ -12,12 +12,13 @@
 //
 //	in, found := cfg.Extract(headers)            // first matching format wins
 //	traceID := in.TraceID                         // or a new random id when !found or invalid
-//	sampled := sampler.ShouldSample(in, traceID)  // parent-based, then ratio on traceID
+//	sampled := decider.Decide(...).Sampled        // package sampling
 //	out := in.Child(traceID, clientSpanID, rootSpanID, sampled)
 //	set := cfg.Inject(buf[:0], out)               // headers to set upstream
 //
 // Malformed headers never fail a request: they are skipped (the next
-// configured format is tried) and counted per format, see [MalformedCount].
+// configured format is tried) and reported to the caller, which counts them
+// (see [ExtractChecked]).
 // The W3C baggage header and the vendor baggage headers (uberctx-*,
 // ot-baggage-*) are never read or written: they reach the upstream untouched.
 package propagation

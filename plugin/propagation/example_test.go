@@ -15,8 +15,6 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	sampler := propagation.NewSampler(0.01)
-
 	// What kong.request.get_headers returned (cfg.Headers() lists the
 	// names that matter).
 	headers := propagation.HeaderMap{
@@ -27,9 +25,9 @@ func Example() {
 	if !traceID.IsValid() {
 		traceID = exporter.TraceID{15: 1} // a new random id in real code
 	}
-	sampled := sampler.ShouldSample(in, traceID) // the caller sampled it: kept at 1 %
-	rootSpan := exporter.SpanID{7: 0x0a}         // the gateway's server span
-	clientSpan := exporter.SpanID{7: 0x0b}       // its last balancer try: the upstream's parent
+	sampled := in.IsSampled()              // the head decision: package sampling takes it
+	rootSpan := exporter.SpanID{7: 0x0a}   // the gateway's server span
+	clientSpan := exporter.SpanID{7: 0x0b} // its last balancer try: the upstream's parent
 	out := in.Child(traceID, clientSpan, rootSpan, sampled)
 
 	fmt.Println(found, in.Format, in.SpanID, sampled)

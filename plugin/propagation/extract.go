@@ -1,13 +1,11 @@
 package propagation
 
-import "sync/atomic"
-
 // outcome is what one format's extractor found.
 type outcome uint8
 
 const (
 	absent       outcome = iota // none of the format's headers is present
-	malformed                   // present but unusable: skipped and counted
+	malformed                   // present but unusable: skipped and reported
 	decisionOnly                // a sampling decision without ids (b3: 0, X-INSTANA-L: 0)
 	found                       // a valid trace id (and usually a span id)
 )
@@ -25,18 +23,13 @@ var extractors = [formatCount]extractFunc{
 	Instana: extractInstana,
 }
 
-var malformedCounts [formatCount]atomic.Uint64
+// FormatSet is a set of formats.
+type FormatSet uint16
 
-// MalformedCount returns how many requests, since the process started,
-// carried headers of format f that were present but could not be used
-// (bad syntax, all-zero or missing ids, unknown values). b3 and b3-single
-// share the B3 count.
-func MalformedCount(f Format) uint64 {
+// Has reports whether f is in the set; b3 and b3-single are one member.
+func (s FormatSet) Has(f Format) bool {
 	f = f.extractor()
-	if f >= formatCount {
-		return 0
-	}
-	return malformedCounts[f].Load()
+	return f < formatCount && s&(1<<f) != 0
 }
 
 // Extract reads the trace context from h, trying formats in order. The first
@@ -47,10 +40,19 @@ func MalformedCount(f Format) uint64 {
 //
 // Unlike Kong, a stray decision-only header earlier in the list does not
 // hide a complete context later in it (Kong stops at the first extractor
-// returning anything). Malformed headers are skipped and counted (see
-// [MalformedCount]). B3Single in formats means B3: one extractor reads both
-// b3 encodings. Preserve and FormatNone are ignored.
+// returning anything). Malformed headers are skipped (see [ExtractChecked]).
+// B3Single in formats means B3: one extractor reads both b3 encodings.
+// Preserve and FormatNone are ignored.
 func Extract(h Getter, formats []Format) (sc SpanContext, ok bool) {
+	sc, ok, _ = ExtractChecked(h, formats)
+	return sc, ok
+}
+
+// ExtractChecked is [Extract] that also reports the formats whose headers
+// were present but could not be used (bad syntax, all-zero or missing ids,
+// unknown values): the caller counts them. Only formats tried are
+// reported: those after the one that matched are not read.
+func ExtractChecked(h Getter, formats []Format) (sc SpanContext, ok bool, bad FormatSet) {
 	var fallback SpanContext
 	haveFallback := false
 	for _, f := range formats {
@@ -61,14 +63,14 @@ func Extract(h Getter, formats []Format) (sc SpanContext, ok bool) {
 		got, o := extractors[f](h)
 		switch o {
 		case found:
-			return got, true
+			return got, true, bad
 		case decisionOnly:
 			if !haveFallback {
 				fallback, haveFallback = got, true
 			}
 		case malformed:
-			malformedCounts[f].Add(1)
+			bad |= 1 << f
 		}
 	}
-	return fallback, haveFallback
+	return fallback, haveFallback, bad
 }

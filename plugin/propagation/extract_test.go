@@ -59,29 +59,26 @@ func TestExtractOrder(t *testing.T) {
 	}
 }
 
-func TestMalformedCountedPerFormat(t *testing.T) {
+func TestMalformedReportedPerFormat(t *testing.T) {
 	h := hm("traceparent", "00-bad", "uber-trace-id", "bad", "b3", b3Header)
-	before := [formatCount]uint64{}
-	for f := W3C; f < formatCount; f++ {
-		before[f] = MalformedCount(f)
-	}
-	if _, ok := Extract(h, []Format{W3C, Jaeger, B3, OT}); !ok {
+	_, ok, bad := ExtractChecked(h, []Format{W3C, Jaeger, B3, OT})
+	if !ok {
 		t.Fatal("b3 context not found behind two malformed formats")
 	}
 	for f := W3C; f < Preserve; f++ {
-		want := uint64(0)
-		if f == W3C || f == Jaeger {
-			want = 1
-		}
-		if got := MalformedCount(f) - before[f]; got != want {
-			t.Errorf("%v: counted %d, want %d", f, got, want)
+		if want := f == W3C || f == Jaeger; bad.Has(f) != want {
+			t.Errorf("%v: reported malformed %v, want %v", f, bad.Has(f), want)
 		}
 	}
-	if MalformedCount(B3Single) != MalformedCount(B3) {
-		t.Error("b3-single and b3 must share one counter")
+	_, _, bad = ExtractChecked(hm("b3", "zz"), []Format{B3Single})
+	if !bad.Has(B3) || !bad.Has(B3Single) {
+		t.Error("b3-single and b3 are one extractor: a bad b3 header is reported for both")
 	}
-	if MalformedCount(Format(200)) != 0 {
-		t.Error("unknown format must count 0")
+	if bad.Has(Format(200)) {
+		t.Error("an unknown format is never reported")
+	}
+	if _, _, bad := ExtractChecked(hm("traceparent", "00-bad"), nil); bad != 0 {
+		t.Error("nothing is read, so nothing is malformed, when no format is configured")
 	}
 }
 

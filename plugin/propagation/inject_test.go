@@ -128,3 +128,35 @@ func headerMapOf(hs []Header) HeaderMap {
 	}
 	return m
 }
+
+// An extracted tracestate travels upstream in the caller's own header
+// unless the gateway changed it (sampling's threshold): then W3C injection
+// writes the new one, even an empty one.
+func TestInjectTracestateOnlyWhenNeeded(t *testing.T) {
+	base := SpanContext{TraceID: tid(t, w3cTrace), SpanID: sid(t, w3cSpan), Sampling: Sampled}
+	for _, tc := range []struct {
+		name    string
+		format  Format
+		ts      string
+		changed bool
+		want    []string // tracestate values written
+	}{
+		{"extracted, unchanged", W3C, "ot=th:8,a=b", false, nil},
+		{"extracted, changed", W3C, "ot=th:c,a=b", true, []string{"ot=th:c,a=b"}},
+		{"extracted, emptied", W3C, "", true, []string{""}},
+		{"new trace with a threshold", FormatNone, "ot=th:c", false, []string{"ot=th:c"}},
+		{"new trace without", FormatNone, "", false, nil},
+	} {
+		sc := base
+		sc.Format, sc.TraceState, sc.TraceStateChanged = tc.format, tc.ts, tc.changed
+		var got []string
+		for _, h := range Inject(nil, sc, []Format{W3C}, W3C) {
+			if h.Name == headerTracestate {
+				got = append(got, h.Value)
+			}
+		}
+		if len(got) != len(tc.want) || len(got) == 1 && got[0] != tc.want[0] {
+			t.Errorf("%s: tracestate written %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -54,6 +54,10 @@ type SpanContext struct {
 	// TraceState is the W3C tracestate (raw, validated), kept only with a
 	// traceparent that was used.
 	TraceState string
+	// TraceStateChanged says the gateway changed an extracted tracestate
+	// (sampling's threshold): W3C injection then writes it, where it
+	// otherwise leaves the caller's header to travel upstream untouched.
+	TraceStateChanged bool
 	// Format is the format the context was extracted from (B3Single when the
 	// b3 single header was used); FormatNone when it was not extracted.
 	Format Format

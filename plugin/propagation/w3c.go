@@ -170,8 +170,9 @@ func injectW3C(dst []Header, sc SpanContext) []Header {
 	dst = append(dst, Header{headerTraceparent, string(b)})
 	// A context extracted from traceparent came with its tracestate, which
 	// still travels upstream untouched (unless the user cleared it on
-	// purpose): only a tracestate from elsewhere is written.
-	if sc.TraceState != "" && sc.Format != W3C {
+	// purpose): only a tracestate from elsewhere, or one the gateway
+	// changed, is written (empty when the change removed every entry).
+	if sc.Format == W3C && sc.TraceStateChanged || sc.Format != W3C && sc.TraceState != "" {
 		dst = append(dst, Header{headerTracestate, sc.TraceState})
 	}
 	return dst

@@ -125,7 +125,7 @@ func pluginSpans(tb testing.TB) [][]exporter.Span {
 	sink := otlpsink.Start(tb)
 	cfg, _ := json.Marshal(map[string]any{"traces_endpoint": sink.TracesURL(),
 		"queue": map[string]any{"max_coalescing_delay": 0.01}})
-	p := newPluginInstance(tb, string(cfg))
+	p, _ := newPluginInstance(tb, string(cfg))
 	var perRequest []int
 	total := 0
 	for _, pl := range payloads(tb) {

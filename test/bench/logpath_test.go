@@ -1,13 +1,16 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin"
 )
 
@@ -36,30 +39,39 @@ func BenchmarkLogPath(b *testing.B) {
 }
 
 func benchTraceExporterLog(b *testing.B, sink *discardSink, text string) {
-	p := newPluginInstance(b, `{"traces_endpoint":"`+sink.tracesURL()+`"}`)
-	built, rejected := plugin.Counters.SpansBuilt.Load(), plugin.Counters.QueueRejected.Load()
-	invalid := plugin.Counters.PayloadInvalid.Load()
+	p, env := newPluginInstance(b, `{"traces_endpoint":"`+sink.tracesURL()+`"}`)
+	stats := env.Stats
+	built, rejected := stats.SpansBuilt.Load(), stats.QueueRejected.Load()
+	invalid := stats.PayloadInvalid.Load()
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
 		p.LogPayload(text)
 	}
 	b.StopTimer()
-	if plugin.Counters.PayloadInvalid.Load() != invalid || plugin.Counters.SpansBuilt.Load() == built {
+	if stats.PayloadInvalid.Load() != invalid || stats.SpansBuilt.Load() == built {
 		b.Fatal("the payload did not become spans")
 	}
-	b.ReportMetric(float64(plugin.Counters.QueueRejected.Load()-rejected)/float64(b.N), "rejected/op")
+	b.ReportMetric(float64(stats.QueueRejected.Load()-rejected)/float64(b.N), "rejected/op")
 }
 
 // newPluginInstance starts a plugin instance as go-pdk does at
-// StartInstance (its pipeline is process-wide, keyed by the backend).
-func newPluginInstance(tb testing.TB, config string) *plugin.Plugin {
+// StartInstance, in an environment of its own (pipelines and counters),
+// shut down at cleanup.
+func newPluginInstance(tb testing.TB, config string) (*plugin.Plugin, *plugin.Env) {
 	tb.Helper()
-	p := plugin.New().(*plugin.Plugin)
+	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	tb.Cleanup(func() {
+		// What a backend that is down still holds is dropped after 2 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = env.Pipelines.ShutdownAll(ctx)
+	})
+	p := plugin.NewWithEnv(env)
 	if err := json.Unmarshal([]byte(config), p); err != nil {
 		tb.Fatalf("config refused: %v", err)
 	}
-	return p
+	return p, env
 }
 
 // discardSink is an OTLP/HTTP endpoint that reads and discards every

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trace-exporter/trace-exporter/exporter"
-	"github.com/trace-exporter/trace-exporter/plugin"
 	"github.com/trace-exporter/trace-exporter/test/harness"
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
 )
@@ -140,10 +138,10 @@ func TestPluginServerRSSUnderOverload(t *testing.T) {
 func queuedBytesPerRequest(t *testing.T, config map[string]any, payload string) int {
 	t.Helper()
 	cfg, _ := json.Marshal(config)
-	p := newPluginInstance(t, string(cfg))
+	p, env := newPluginInstance(t, string(cfg))
 	p.LogPayload(payload)
-	for _, ps := range exporter.AllStats() {
-		if ps.Stats.QueueBytes > 0 && int64(ps.Stats.Enqueued) == ps.Stats.QueueSpans && plugin.Counters.SpansBuilt.Load() == ps.Stats.QueueSpans {
+	for _, ps := range env.Pipelines.Stats() {
+		if ps.Stats.QueueBytes > 0 && int64(ps.Stats.Enqueued) == ps.Stats.QueueSpans && env.Stats.SpansBuilt.Load() == ps.Stats.QueueSpans {
 			return int(ps.Stats.QueueBytes)
 		}
 	}

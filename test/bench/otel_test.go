@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-exporter/trace-exporter/schema"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -180,12 +181,7 @@ func putRandom(b []byte) {
 }
 
 // redactedParams is trace-exporter's default redact_query_params.
-var redactedParams = []string{
-	"access_token", "api_key", "apikey", "auth", "client_secret", "code",
-	"id_token", "key", "password", "passwd", "pwd", "refresh_token",
-	"secret", "sig", "signature", "token", "x-amz-credential",
-	"x-amz-security-token", "x-amz-signature",
-}
+var redactedParams = schema.Defaults().RedactQueryParams
 
 func redactQueryOTel(q string) string {
 	if q == "" {
@@ -272,9 +268,9 @@ func (p *otelPeer) log(tb testing.TB, text []byte) {
 			name += " " + r.Paths[0]
 		}
 	}
-	svcName, svcHost, svcPort := "", "", 0
+	svcHost, svcPort := "", 0
 	if sv := s.Service; sv != nil {
-		svcName, svcHost, svcPort = sv.Name, sv.Host, sv.Port
+		svcHost, svcPort = sv.Host, sv.Port
 		attrs = append(attrs, attribute.String("kong.service.id", sv.ID), attribute.String("kong.service.name", sv.Name))
 	}
 	start := msTime(s.StartedAt)
@@ -296,8 +292,11 @@ func (p *otelPeer) log(tb testing.TB, text []byte) {
 			attribute.Int("server.port", svcPort),
 			attribute.String("network.peer.address", t.IP),
 			attribute.Int("network.peer.port", t.Port),
-			attribute.String("url.full", "http://"+t.IP+":"+strconv.Itoa(t.Port)+s.UpstreamURI),
+			attribute.String("url.full", "http://"+svcHost+":"+strconv.Itoa(svcPort)+s.UpstreamURI),
 			attribute.Float64("kong.balancer.latency_ms", t.BalancerLatency),
+		}
+		if i > 0 {
+			tAttrs = append(tAttrs, attribute.Int("http.request.resend_count", i))
 		}
 		if t.State != "" {
 			tAttrs = append(tAttrs, attribute.String("kong.balancer.state", t.State))
@@ -306,11 +305,20 @@ func (p *otelPeer) log(tb testing.TB, text []byte) {
 		if last && code == 0 {
 			code = s.Response.Status
 		}
-		tAttrs = append(tAttrs, attribute.Int("http.response.status_code", code))
-		_, span := p.tracer.Start(ctx, s.Request.Method+" "+svcName, trace.WithSpanKind(trace.SpanKindClient),
+		errType := ""
+		switch {
+		case t.State == "failed": // no response: nginx's code
+			errType = "connection_failed"
+		case !last || code >= 400:
+			errType = strconv.Itoa(code)
+			fallthrough
+		default:
+			tAttrs = append(tAttrs, attribute.Int("http.response.status_code", code))
+		}
+		_, span := p.tracer.Start(ctx, s.Request.Method, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithTimestamp(tStart), trace.WithAttributes(tAttrs...))
-		if !last || code >= 400 {
-			span.SetAttributes(attribute.String("error.type", strconv.Itoa(code)))
+		if errType != "" {
+			span.SetAttributes(attribute.String("error.type", errType))
 			span.SetStatus(codes.Error, "")
 		}
 		span.End(trace.WithTimestamp(tEnd))

@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,11 +18,12 @@ import (
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
-// Plugin binaries for the emulator benchmarks, built once per test run:
-// trace-exporter (the module's main package) and the empty peer (the
-// emulator's probe plugin, whose Log handler only calls kong.log.serialize).
+// The empty peer of the emulator benchmarks (the emulator's probe plugin,
+// whose Log handler only calls kong.log.serialize), built once per test
+// run; trace-exporter itself is testutil.Plugin.
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -36,6 +35,7 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	testutil.Cleanup()
 	os.Exit(code)
 }
 
@@ -46,24 +46,19 @@ func pluginBinaries(tb testing.TB) (traceExporter, empty string) {
 		if buildDir, buildErr = os.MkdirTemp("", "bench-bin-"); buildErr != nil {
 			return
 		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		for _, b := range []struct{ out, pkg string }{
-			{"trace-exporter", "."},
-			{"empty", "./test/kongsim/testdata/probe"},
-		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, b.out), b.pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
+		root, err := testutil.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		buildErr = testutil.Build(ctx, root, "./test/kongsim/testdata/probe", filepath.Join(buildDir, "empty"))
 	})
 	if buildErr != nil {
 		tb.Fatal(buildErr)
 	}
-	return filepath.Join(buildDir, "trace-exporter"), filepath.Join(buildDir, "empty")
+	return testutil.PluginBinary(tb), filepath.Join(buildDir, "empty")
 }
 
 func quietLogger() *slog.Logger {

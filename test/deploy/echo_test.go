@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // TestEchoImage builds the echo upstream as docker/echo/Dockerfile does,
@@ -64,7 +66,7 @@ func TestEchoImage(t *testing.T) {
 
 	// Run it on loopback only; rewrite the address in the health check the
 	// same way.
-	port := freeLoopbackPort(t)
+	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var argv []string
 	for _, a := range append([]string{bin}, cmd...) {

@@ -17,7 +17,7 @@ import (
 func TestKongYMLLoadsInEmulator(t *testing.T) {
 	// The schema as Kong reads it: the JSON the plugin prints for -dump.
 	var dumped map[string]any
-	if err := json.Unmarshal(toJSON(t, schema.KongSchema(pluginName)), &dumped); err != nil {
+	if err := json.Unmarshal(toJSON(t, schema.KongSchema(pluginName, nil)), &dumped); err != nil {
 		t.Fatal(err)
 	}
 	s, err := kongsim.ParseSchema(dumped)

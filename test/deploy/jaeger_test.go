@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // jaegerBinary returns the Jaeger v2 binary the tests use ($JAEGER_BIN, else
@@ -52,7 +54,7 @@ func startComposeJaeger(t *testing.T) (*process, map[string]int) {
 		ports := map[string]int{}
 		args := []string{bin, "--config=" + filepath.Join(repoRoot(t), "docker", "jaeger.yml")}
 		for _, p := range paths {
-			ports[p] = freeLoopbackPort(t)
+			ports[p] = testutil.FreePort(t)
 			args = append(args, fmt.Sprintf("--set=%s.endpoint=127.0.0.1:%d", p, ports[p]))
 		}
 		// Anything not moved stays on loopback.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // TestComposeStackOnLoopback runs the compose topology without Docker: the
@@ -30,14 +31,14 @@ func TestComposeStackOnLoopback(t *testing.T) {
 	echoRoot := simulateBuildStage(t, echoStages[0], readDockerignore(t, "docker/echo/Dockerfile.dockerignore"), filepath.Dir(echoOut)+"/")
 	_, jaegerPorts := startComposeJaeger(t)
 
-	echoAddr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	echoAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	echo := startProcess(t, nil, filepath.Join(echoRoot, echoOut), "-listen", echoAddr, "-quiet")
 	if err := waitHTTP(echo, "http://"+echoAddr+"/healthz", 10*time.Second); err != nil {
 		t.Fatalf("echo: %v\n%s", err, echo.out)
 	}
 	moves := map[string]string{
 		"127.0.0.1:9000": echoAddr,
-		"127.0.0.1:9001": fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t)), // stays dead
+		"127.0.0.1:9001": fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), // stays dead
 		"127.0.0.1:4318": fmt.Sprintf("127.0.0.1:%d", jaegerPorts["receivers.otlp.protocols.http"]),
 	}
 	text := string(readFile(t, "kong.yml"))
@@ -48,7 +49,7 @@ func TestComposeStackOnLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pluginOut := &syncBuffer{}
+	pluginOut := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	gw, err := kongsim.StartGateway(ctx, kongsim.GatewayOptions{

@@ -13,8 +13,9 @@ import (
 )
 
 // budgetRequest is one kind of request sent to a mode's route, with the PDK
-// calls each phase must make for it (DESIGN §3). A nil access list means
-// the access phase must not run at all (no route matched).
+// calls each phase must make for it (the README's PDK budget table). A nil
+// access list means the access phase must not run at all (no route
+// matched).
 type budgetRequest struct {
 	name     string
 	query    string
@@ -43,7 +44,16 @@ func callerHeader(format string) http.Header {
 	return nil
 }
 
-func budgetModes() []budgetMode {
+// budgetStrategies are the remote strategies the budget modes poll: the
+// root span "GET /remote-per-operation" kept by its operation's
+// probability, everything of e2e-budget-drop dropped.
+const budgetStrategies = `{"default_strategy": {"type": "probabilistic", "param": 0},
+  "service_strategies": [
+    {"service": "e2e-budget", "type": "probabilistic", "param": 0,
+     "operation_strategies": [{"operation": "GET /remote-per-operation", "type": "probabilistic", "param": 1}]},
+    {"service": "e2e-budget-drop", "type": "probabilistic", "param": 0}]}`
+
+func budgetModes(samplingURL string) []budgetMode {
 	return []budgetMode{
 		{name: "default", config: nil, requests: []budgetRequest{
 			{name: "ok", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
@@ -81,6 +91,40 @@ func budgetModes() []budgetMode {
 			{name: "dropped 500", query: "status=500", access: defaultAccess, log: []string{pdkGetCtx}},
 			{name: "caller sampled", context: "w3c", access: defaultAccess, log: []string{pdkGetCtx, pdkSerialize}, exported: true},
 		}},
+		// Sampling beyond Kong's costs no PDK call on the request path.
+		// Header rules need every header: the one read is get_headers
+		// even where one trace-context header would do.
+		{name: "sampling-header-rules", config: map[string]any{
+			"propagation":    map[string]any{"extract": []string{"jaeger"}, "inject": []string{"jaeger"}},
+			"sampling_rules": []any{map[string]any{"header_name": "x-debug", "sampling_rate": 0}},
+		}, requests: []budgetRequest{
+			{name: "ok", access: []string{pdkGetHeaders, pdkSetUpstreamHeads, pdkSetSerializeValue},
+				log: []string{pdkSerialize}, exported: true},
+		}},
+		{name: "rate-limit", config: map[string]any{"max_traces_per_second": 1000}, requests: []budgetRequest{
+			{name: "ok", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+			{name: "caller context", context: "w3c", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+		}},
+		// Route, path and per-operation decisions are the log phase's: it
+		// reads serialize for every request (the small probe cannot see
+		// the route), and keeps what the path rule says.
+		{name: "sampling-path-rules", config: map[string]any{
+			"sampling_rate": 0, "tail_sampling": map[string]any{"status_code_min": 0},
+			"sampling_rules": []any{map[string]any{"path_prefix": "/sampling-path-rules/x"}},
+		}, requests: []budgetRequest{
+			{name: "kept by the path", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+		}},
+		{name: "remote-per-operation", config: map[string]any{
+			"remote_sampling": map[string]any{"endpoint": samplingURL, "service_name": "e2e-budget"},
+		}, requests: []budgetRequest{
+			{name: "kept by its operation", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+		}},
+		{name: "remote-drop", config: map[string]any{
+			"sampling_rate": 0, "tail_sampling": map[string]any{"status_code_min": 0},
+			"remote_sampling": map[string]any{"endpoint": samplingURL, "service_name": "e2e-budget-drop"},
+		}, requests: []budgetRequest{
+			{name: "dropped", access: defaultAccess, log: []string{pdkGetCtx}},
+		}},
 		// With the default status rule the status is one more small call.
 		{name: "unsampled-status-tail", config: map[string]any{"sampling_rate": 0},
 			requests: []budgetRequest{
@@ -92,18 +136,19 @@ func budgetModes() []budgetMode {
 	}
 }
 
-// The PDK budget of DESIGN §3, per request and per mode, through the Kong
-// emulator running the real plugin (each mode is a route with its own
-// plugin instance), for three Kong versions; spans go to an in-process
+// The PDK budget of the README's table, per request and per mode, through
+// the Kong emulator running the real plugin (each mode is a route with its
+// own plugin instance), for three Kong versions; spans go to an in-process
 // OTLP receiver so the test also proves the budget is not met by doing less
 // than exporting. No request may make a call Kong would fail.
 func TestPDKBudgetPerMode(t *testing.T) {
+	sj := startSamplingJaeger(t, budgetStrategies)
 	for _, version := range []string{"3.3", "3.6", "3.9"} {
 		t.Run("kong-"+version, func(t *testing.T) {
 			t.Parallel()
 			sink := otlpsink.Start(t)
 			up := harness.StartUpstream(t, harness.UpstreamOptions{})
-			modes := budgetModes()
+			modes := budgetModes(sj.SamplingURL)
 			var routes []any
 			for _, m := range modes {
 				routes = append(routes, map[string]any{"name": m.name, "paths": []string{"/" + m.name},

@@ -55,7 +55,7 @@ func kongReleaseConfigs(endpoint string) map[string]map[string]any {
 		"resource_attributes": map[string]any{"service.name": "kong-dev", "host": "$(headers.host)", "tenant": "$(query_params.tenant)"},
 		"propagation": map[string]any{"extract": []any{"instana", "w3c"}, "inject": []any{"preserve", "instana"},
 			"default_format": "w3c"}})
-	c311 := with(c310, nil) // sampling_strategy: see samplingStrategyIfKnown
+	c311 := with(c310, map[string]any{"sampling_strategy": "parent_drop_probability_fallback"})
 	c313 := with(c311, map[string]any{
 		"access_logs_endpoint": strings.Replace(endpoint, "traces", "logs", 1),
 		"metrics": map[string]any{"endpoint": strings.Replace(endpoint, "traces", "metrics", 1), "push_interval": 30,
@@ -80,29 +80,10 @@ func kongReleaseConfigs(endpoint string) map[string]map[string]any {
 	}
 }
 
-// withSamplingStrategy adds sampling_strategy (Kong 3.11+) to the configs of
-// 3.11 and later when this build's schema has the field.
-func withSamplingStrategy(t *testing.T, configs map[string]map[string]any) {
-	t.Helper()
-	info, err := kongsim.QueryPlugin(t.Context(), harness.PluginBinary(t), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range info.Schema.Config.Fields {
-		if f.Name != "sampling_strategy" {
-			continue
-		}
-		for _, v := range []string{"3.11", "3.12", "3.13", "3.14", "3.15", "3.16"} {
-			configs[v]["sampling_strategy"] = "parent_drop_probability_fallback"
-		}
-	}
-}
-
 func TestKongReleaseConfigsLoadAndExport(t *testing.T) {
 	sink := otlpsink.Start(t)
 	up := harness.StartUpstream(t, harness.UpstreamOptions{})
 	configs := kongReleaseConfigs(sink.TracesURL())
-	withSamplingStrategy(t, configs)
 	for _, version := range []string{"3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "3.16"} {
 		t.Run("kong-"+version, func(t *testing.T) {
 			cfg := configs[version]

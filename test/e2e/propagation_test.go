@@ -148,7 +148,7 @@ func TestPropagationEndToEnd(t *testing.T) {
 				t.Fatalf("Kong root has %d children:\n%s", len(tries), render(tr))
 			}
 			try := tries[0]
-			check(t, try, "Kong try").service(e.kong).kind("client").name("GET api").within(kongRoot, 2*time.Millisecond)
+			check(t, try, "Kong try").service(e.kong).kind("client").name("GET").within(kongRoot, 2*time.Millisecond)
 			if seen.Incoming.SpanID().String() != try.SpanID {
 				t.Errorf("upstream extracted parent %s, Kong's try span is %s", seen.Incoming.SpanID(), try.SpanID)
 			}

@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,31 +18,24 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
+// pluginBin is the plugin under test (testutil.Plugin: built once, or
+// $TRACE_EXPORTER_BIN).
 var pluginBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faults-bin-")
+	bin, err := testutil.Plugin()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "the plugin binary:", err)
+		testutil.Cleanup()
 		os.Exit(1)
 	}
-	// The binary must be named trace-exporter: go-pdk names the plugin and
-	// its socket after the executable.
-	pluginBin = filepath.Join(dir, "trace-exporter")
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-o", pluginBin, ".")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the plugin: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	pluginBin = bin
 	code := m.Run()
 	writeReport()
-	os.RemoveAll(dir)
+	testutil.Cleanup()
 	os.Exit(code)
 }
 
@@ -464,18 +453,6 @@ func delivered(results []eventResult) (ok []eventResult, failed int) {
 		}
 	}
 	return ok, failed
-}
-
-// freePort is a loopback port nothing listens on (for "backend down from
-// the start").
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // scaledOutage is the backend outage and the retry budget the outage tests

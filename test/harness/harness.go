@@ -28,26 +28,20 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/test/jaegertest"
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // PluginName is the plugin's name: the binary's base name and the name in
 // declarative configs.
-const PluginName = "trace-exporter"
+const PluginName = testutil.PluginName
 
 var shared struct {
-	buildOnce sync.Once
-	buildDir  string
-	binary    string
-	buildErr  error
-
 	jaegerMu  sync.Mutex
 	jaeger    *jaegertest.Jaeger
 	jaegerErr error
@@ -67,9 +61,7 @@ func Main(m *testing.M) int {
 		}
 	}
 	shared.jaegerMu.Unlock()
-	if shared.buildDir != "" {
-		os.RemoveAll(shared.buildDir)
-	}
+	testutil.Cleanup()
 	return code
 }
 
@@ -77,63 +69,18 @@ func Main(m *testing.M) int {
 // way `make build` does (CGO off, -trimpath, so both share the Go build
 // cache and the build after `make build` is a cache hit).
 func BuildPlugin(ctx context.Context, root, out string) error {
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", out, ".")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build the plugin: %v\n%s", err, b)
-	}
-	return nil
-}
-
-// goTool is the go command: $GO when set (as the Makefile's GO), else go.
-func goTool() string {
-	if g := os.Getenv("GO"); g != "" {
-		return g
-	}
-	return "go"
+	return testutil.Build(ctx, root, ".", out)
 }
 
 // EnvPluginBinary names a prebuilt plugin binary to use instead of building
 // one (its base name must be trace-exporter), e.g. to test a release build.
-const EnvPluginBinary = "TRACE_EXPORTER_BIN"
+const EnvPluginBinary = testutil.EnvPluginBinary
 
 // PluginBinary returns the plugin built for this test binary (once; later
 // calls return the same file or the same error), or $TRACE_EXPORTER_BIN.
 func PluginBinary(tb testing.TB) string {
 	tb.Helper()
-	shared.buildOnce.Do(func() {
-		if bin := os.Getenv(EnvPluginBinary); bin != "" {
-			if filepath.Base(bin) != PluginName {
-				shared.buildErr = fmt.Errorf("%s=%s: the file must be named %s (go-pdk names the plugin after it)", EnvPluginBinary, bin, PluginName)
-			}
-			shared.binary = bin
-			return
-		}
-		root, err := jaegertest.RepoRoot()
-		if err != nil {
-			shared.buildErr = err
-			return
-		}
-		// Short: the plugin's socket lives in the emulator's prefix, not here,
-		// but keep temp paths small anyway.
-		if shared.buildDir, err = os.MkdirTemp("", "e2e-plugin-"); err != nil {
-			shared.buildErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		bin := filepath.Join(shared.buildDir, PluginName)
-		if err := BuildPlugin(ctx, root, bin); err != nil {
-			shared.buildErr = err
-			return
-		}
-		shared.binary = bin
-	})
-	if shared.buildErr != nil {
-		tb.Fatalf("plugin binary: %v", shared.buildErr)
-	}
-	return shared.binary
+	return testutil.PluginBinary(tb)
 }
 
 // Jaeger returns the Jaeger shared by the test binary, starting it on the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // The PDK budget of a request: access made exactly the calls the plugin
@@ -412,7 +414,7 @@ plugins:
 // answers. Serialize shows both tries and nginx's upstream_status.
 func TestRetriedUpstreamRecordsFailedTry(t *testing.T) {
 	up := newUpstream(t, 200)
-	dead := refusedAddr(t)
+	dead := testutil.FreeAddr(t) // nobody listens: refused
 	live := strings.TrimPrefix(up.URL, "http://")
 	gw := startGateway(t, "3.9", `_format_version: "3.0"
 upstreams:

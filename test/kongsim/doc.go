@@ -1,8 +1,7 @@
 // Package kongsim runs a real go-pdk plugin binary the way Kong Gateway 3.x
 // does, for tests, demos, load generation and PDK budget checks, where Kong
-// itself cannot run. It follows ../shared/reference/kong-external-plugins.md
-// (section 10 is the checklist); every behaviour below is Kong's unless a
-// comment says otherwise.
+// itself cannot run. Every behaviour below is Kong's (3.3 to 3.16, as its
+// Lua sources and go-pdk behave) unless a comment says otherwise.
 //
 // # Two levels
 //

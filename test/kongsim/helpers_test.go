@@ -2,20 +2,19 @@ package kongsim
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 var (
@@ -48,11 +47,9 @@ func pluginBinary(t testing.TB, dir, name string) string {
 	err, built := buildErrs[name]
 	if !built {
 		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", out, ".")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "testdata", dir)
-		if b, berr := cmd.CombinedOutput(); berr != nil {
-			err = fmt.Errorf("%v\n%s", berr, b)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		err = testutil.Build(ctx, filepath.Join(filepath.Dir(file), "testdata", dir), ".", out)
 		buildErrs[name] = err
 	}
 	if err != nil {
@@ -110,17 +107,6 @@ func (u *upstream) count() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.hits
-}
-
-// refusedAddr returns a loopback address nobody listens on.
-func refusedAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // startGateway starts a gateway with the probe plugin and a declarative

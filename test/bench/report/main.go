@@ -187,10 +187,10 @@ func (run *benchRun) targetRows(rss string) []target {
 	otel, ok2 := run.get("test/bench", "BenchmarkExport/otel-sdk", "spans/s")
 	add(target{what: "export spans/s vs otel-sdk", rule: "≥ 5", ratio: te / otel, ok: te/otel >= 5, known: ok1 && ok2,
 		detail: fmt.Sprintf("%.0f vs %.0f spans/s", te, otel)})
-	enc, ok1 := run.get("exporter", "BenchmarkEncode/trace-exporter-protobuf", "ns/op")
-	pm, ok2 := run.get("exporter", "BenchmarkEncode/proto-marshal", "ns/op")
-	allocs, ok3 := run.get("exporter", "BenchmarkEncode/trace-exporter-protobuf", "allocs/op")
-	add(target{what: "encoding vs proto-marshal (exporter BenchmarkEncode, 512 spans)", rule: "≥ 3 × faster", ratio: pm / enc,
+	enc, ok1 := run.get("exporter/internal/otlpenc", "BenchmarkEncode/trace-exporter-protobuf", "ns/op")
+	pm, ok2 := run.get("exporter/internal/otlpenc", "BenchmarkEncode/proto-marshal", "ns/op")
+	allocs, ok3 := run.get("exporter/internal/otlpenc", "BenchmarkEncode/trace-exporter-protobuf", "allocs/op")
+	add(target{what: "encoding vs proto-marshal (otlpenc BenchmarkEncode, 512 spans)", rule: "≥ 3 × faster", ratio: pm / enc,
 		ok: pm/enc >= 3, known: ok1 && ok2, detail: fmt.Sprintf("%s vs %s per batch", ns(enc), ns(pm))})
 	add(target{what: "encoding allocations per span", rule: "≈ 0", ratio: allocs / 512, ok: allocs/512 < 0.01, known: ok3,
 		detail: fmt.Sprintf("%.0f allocs per 512-span batch", allocs)})

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,35 +11,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func goBuild(t *testing.T, dir, out string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", dir, err, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := testutil.Build(ctx, dir, ".", out); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -69,14 +52,9 @@ services:
     - name: zipkin
       config: {http_endpoint: "http://x"}
 `), 0o644)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testutil.FreeAddr(t)
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(filepath.Join(bin, "kongsim"), "-config", config, "-plugin", filepath.Join(bin, "kongsim-probe"),
 		"-listen", addr, "-kong-version", "3.6")
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -89,6 +67,7 @@ services:
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	var resp *http.Response
+	var err error
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/echo/x", nil)
 		req.Header.Set("X-Probe", "cli")

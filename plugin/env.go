@@ -1,0 +1,38 @@
+package plugin
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/sampling"
+)
+
+// Env is what the plugin instances of one process share: the registry of
+// export pipelines their spans go to, what sampling shares between them,
+// the Kong node they all serve, and the counters of what the handlers,
+// processors and samplers did. The process builds one, hands it to go-pdk's
+// constructor (NewWithEnv) and to whatever reads the counters (the metrics
+// collector). Nothing else in this package is shared between instances.
+type Env struct {
+	Pipelines  *exporter.Registry
+	Stats      *Stats
+	Processors *exporter.ProcessorStats // what span processors dropped
+	Sampling   *sampling.Process        // remote strategy pollers, token buckets, their counters
+
+	// node is the Kong node the plugin server serves, learned once per
+	// process (node.go) for the spans' resource.
+	node kongNode
+
+	lastPanicLog atomic.Int64 // unix seconds of the last logged handler panic
+}
+
+// NewEnv returns an environment sending spans to pipelines, with counters
+// of its own.
+func NewEnv(pipelines *exporter.Registry) *Env {
+	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess()}
+}
+
+// defaultEnv backs instances built with New (tests, tools, the Kong 2.x
+// build): exporter.DefaultRegistry and counters of their own.
+var defaultEnv = sync.OnceValue(func() *Env { return NewEnv(exporter.DefaultRegistry) })
