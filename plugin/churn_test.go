@@ -85,7 +85,7 @@ func TestInstanceChurnSameBackendStaysFlat(t *testing.T) {
 				`"static_attributes":{"churn":"%d"},"redact_headers":["x-%d"],"queue":{"max_coalescing_delay":0.05},"__seq__":%d}`,
 				sink.TracesURL(), float64(i%100+1)/100, []string{"method_route", "method_path", "method"}[i%3], i, i, i+1))
 			if i%10 == 0 {
-				p.rt.logPayload(payload)
+				p.rt.logPayload(payload, nil)
 			}
 		}
 	}

@@ -23,6 +23,9 @@ type Env struct {
 	// node is the Kong node the plugin server serves, learned once per
 	// process (node.go) for the spans' resource.
 	node kongNode
+	// resources interns the spans' resources, so equal ones are one
+	// pointer whichever instance built them.
+	resources resourceTable
 
 	lastPanicLog atomic.Int64 // unix seconds of the last logged handler panic
 }

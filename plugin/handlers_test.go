@@ -30,6 +30,8 @@ type fakeKong struct {
 	respHdrs map[string]string
 	payload  map[string]any // serialize payload, before set_serialize_value edits
 	status   int
+	captures []string          // the regex route's numbered URI captures
+	shared   map[string]string // kong.ctx.shared
 }
 
 func newFakeKong(t *testing.T, fixtureName string, incoming map[string]string) *fakeKong {
@@ -76,6 +78,14 @@ func (f *fakeKong) Ask(method string, args, out proto.Message) error {
 		}
 	case mGetStatus:
 		out.(*kpp.Int).V = int32(f.status)
+	case mGetURICaptures:
+		for _, c := range f.captures {
+			out.(*kpp.UriCapturesResult).Unnamed = append(out.(*kpp.UriCapturesResult).Unnamed, []byte(c))
+		}
+	case mSharedGet:
+		if v, ok := f.shared[args.(*kpp.String).V]; ok {
+			proto.Merge(out, structpb.NewStringValue(v))
+		}
 	case mSerialize:
 		p := map[string]any{}
 		for k, v := range f.payload {

@@ -17,7 +17,9 @@ import (
 //     hand-off: it is unknown in the access phase);
 //   - sampled in that mode: the small call, then serialize.
 //
-// Every call it makes is one Kong serves from saved data in its log timer.
+// On top: kong.node.get_id once per process (node.go), and for an exported
+// request the calls its resource templates need (resources.fetch). Every
+// call it makes is one Kong serves from saved data in its log timer.
 func (rt *runtime) log(k kongCaller) {
 	rt.stats.Requests.Add(1)
 	// Sampling decided in the log phase needs serialize for every request:
@@ -33,17 +35,20 @@ func (rt *runtime) log(k kongCaller) {
 	if rt.node.ensureID(k) {
 		rt.stats.PDKErrors.Add(1)
 	}
-	rt.logPayload(payload)
+	rt.logPayload(payload, k)
 }
 
 // LogPayload runs what the Log handler does once it has the serialize
 // payload: parse, resolve ids, build spans, enqueue. It exists for
 // benchmarks and tools outside this package (test/bench measures the log
-// path with it); Kong's requests go through Log.
-func (p *Plugin) LogPayload(payload string) { p.rt.logPayload(payload) }
+// path with it); Kong's requests go through Log. Without Kong to ask,
+// templates that read URI captures or kong.ctx.shared render them empty.
+func (p *Plugin) LogPayload(payload string) { p.rt.logPayload(payload, nil) }
 
-// logPayload turns one serialize payload into spans and queues them.
-func (rt *runtime) logPayload(payload string) {
+// logPayload turns one serialize payload into spans and queues them. k
+// (nil: none) serves the calls resource templates need, made only for a
+// request whose spans are exported.
+func (rt *runtime) logPayload(payload string, k kongCaller) {
 	rt.node.learnVersion(payload)
 	a := newArena(arenaSize(len(payload)))
 	var e logEntry
@@ -66,23 +71,47 @@ func (rt *runtime) logPayload(payload string) {
 		// sampled), although the upstream was told otherwise.
 		ids.flags |= flagSampled
 	}
+	res := rt.resourceFor(&e, k)
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
 		rt.tagSampler(spans, tag)
+		setResource(spans, res)
 		rt.stats.SpansBuilt.Add(int64(len(spans)))
 		rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
 	rt.tagSampler(spans, tag)
+	setResource(spans, res)
 	rt.stats.SpansBuilt.Add(int64(len(spans)))
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
 	rt.enqueue(spans)
+}
+
+// resourceFor is the resource of an exported request's spans, after the
+// calls its templates need (failed ones render empty and are counted).
+func (rt *runtime) resourceFor(e *logEntry, k kongCaller) *exporter.Resource {
+	var pv pdkValues
+	if k != nil {
+		var failed int
+		if pv, failed = rt.resources.fetch(k); failed > 0 {
+			rt.stats.PDKErrors.Add(int64(failed))
+		}
+	}
+	return rt.resources.forRequest(e, pv)
+}
+
+// setResource gives every span of a request its resource: processors see
+// it and may replace it.
+func setResource(spans []exporter.Span, res *exporter.Resource) {
+	for i := range spans {
+		spans[i].Resource = res
+	}
 }
 
 func (rt *runtime) enqueue(spans []exporter.Span) {

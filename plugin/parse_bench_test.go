@@ -198,7 +198,7 @@ func BenchmarkLogPayload(b *testing.B) {
 			built := rt.stats.SpansBuilt.Load()
 			b.ReportAllocs()
 			for b.Loop() {
-				rt.logPayload(payload)
+				rt.logPayload(payload, nil)
 			}
 			if rt.stats.SpansBuilt.Load() == built {
 				b.Fatal("no spans built")

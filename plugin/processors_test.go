@@ -246,7 +246,7 @@ func BenchmarkLogPayloadProcessors(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				rt.logPayload(payload)
+				rt.logPayload(payload, nil)
 			}
 		})
 	}

@@ -2,8 +2,8 @@ package plugin
 
 import (
 	"math"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -22,16 +22,19 @@ import (
 // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, the config's static
 // resource_attributes, and the config's templates rendered for the request.
 //
-// Resources are interned by what varies (node, version, rendered values):
-// spans of requests that render alike share one *exporter.Resource, which
-// encoders group spans by, and a value rendered for one request is never
+// Resources are interned: spans whose resources are equal share one
+// *exporter.Resource (encoders group spans by it into ResourceSpans), across
+// the instances of the process; a value rendered for one request is never
 // part of another request's resource.
 type resources struct {
 	node   *kongNode
+	table  *resourceTable
 	static map[string]string  // environment, then the config's static values
 	tmpl   *resourcetmpl.Set  // nil: no templates
 	needs  resourcetmpl.Needs // what rendering reads
 
+	// cache maps what varies (node, version, rendered values) to the
+	// interned resource, so a request does not build one to look it up.
 	mu    sync.Mutex
 	cache map[string]*exporter.Resource
 	// last is the resource of an instance without templates: it changes
@@ -45,13 +48,48 @@ type nodeResource struct {
 	res         *exporter.Resource
 }
 
-// maxResources bounds the interned resources of an instance: templates of
-// high-cardinality values (a request id) must not grow memory without end.
+// maxResources bounds the resources an instance caches and the process
+// interns: templates of high-cardinality values (a request id) must not
+// grow memory without end. Past it a table starts over; resources already
+// handed out stay valid.
 const maxResources = 1024
 
-// newResources compiles the config's resource attributes; n is the Kong
-// node the process serves.
-func newResources(cfg *schema.Config, n *kongNode) (*resources, error) {
+// resourceTable interns resources by content for the process (Env).
+type resourceTable struct {
+	mu sync.Mutex
+	m  map[string]*exporter.Resource
+}
+
+// intern returns the process's resource equal to res, res if it is the
+// first.
+func (t *resourceTable) intern(res *exporter.Resource) *exporter.Resource {
+	key := appendKeyPart(nil, res.SchemaURL)
+	for _, a := range res.Attributes {
+		key = appendKeyPart(appendKeyPart(key, a.Key), a.Value.AsString())
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if prev := t.m[string(key)]; prev != nil {
+		return prev
+	}
+	if t.m == nil || len(t.m) >= 4*maxResources {
+		t.m = map[string]*exporter.Resource{}
+	}
+	t.m[string(key)] = res
+	return res
+}
+
+// appendKeyPart appends s length-prefixed, so no value can pass for two
+// parts of a key (a query parameter may decode to any byte).
+func appendKeyPart(key []byte, s string) []byte {
+	key = strconv.AppendInt(key, int64(len(s)), 10)
+	key = append(key, ':')
+	return append(key, s...)
+}
+
+// newResources compiles the config's resource attributes for spans of the
+// Kong node env serves, interned in env.
+func newResources(cfg *schema.Config, env *Env) (*resources, error) {
 	static, tmpl, err := resourcetmpl.Compile(cfg.ResourceAttributes, resourcetmpl.Options{
 		RedactHeaders: redactedHeaders(cfg.RedactHeaders),
 		RedactQuery:   cfg.RedactQueryParams,
@@ -59,7 +97,7 @@ func newResources(cfg *schema.Config, n *kongNode) (*resources, error) {
 	if err != nil {
 		return nil, &schema.FieldError{Field: "resource_attributes", Reason: err.Error()}
 	}
-	r := &resources{node: n, static: map[string]string{}, tmpl: tmpl, cache: map[string]*exporter.Resource{}}
+	r := &resources{node: &env.node, table: &env.resources, static: map[string]string{}, tmpl: tmpl, cache: map[string]*exporter.Resource{}}
 	for k, v := range schema.EnvResourceAttributes() {
 		r.static[k] = v
 	}
@@ -94,6 +132,9 @@ func (r *resources) pipelineAttributes() map[string]string {
 // want adds what the templates read from the serialize payload to what the
 // parser keeps.
 func (r *resources) want(w *parseWants) {
+	// The lists may be shared with their makers: never append in place.
+	w.captureRequest = slices.Clip(w.captureRequest)
+	w.captureQuery = slices.Clip(w.captureQuery)
 	for _, h := range r.needs.Headers {
 		if !containsString(w.captureRequest, h) {
 			w.captureRequest = append(w.captureRequest, h)
@@ -181,30 +222,28 @@ func (r *resources) forRequest(e *logEntry, pv pdkValues) *exporter.Resource {
 		return res
 	}
 	var buf [8]resourcetmpl.Attr
-	rendered := r.tmpl.Render(entryValues{e: e, pdk: pv}, buf[:0])
-	var key strings.Builder
-	key.WriteString(id)
-	key.WriteByte(0)
-	key.WriteString(version)
+	rendered := r.tmpl.Render(newEntryValues(e, pv), buf[:0])
+	var kb [256]byte
+	key := appendKeyPart(appendKeyPart(kb[:0], id), version)
 	for _, a := range rendered {
-		key.WriteByte(0)
-		key.WriteString(a.Value)
+		// A template that renders empty is left out: the key names each.
+		key = appendKeyPart(appendKeyPart(key, a.Key), a.Value)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if res := r.cache[key.String()]; res != nil {
+	if res := r.cache[string(key)]; res != nil {
 		return res
 	}
 	res := r.build(id, version, rendered)
 	if len(r.cache) >= maxResources {
 		clear(r.cache)
 	}
-	r.cache[key.String()] = res
+	r.cache[string(key)] = res
 	return res
 }
 
-// build makes a resource: defaults, then the static attributes, then the
-// rendered ones.
+// build makes a resource, interned: defaults, then the static attributes,
+// then the rendered ones.
 func (r *resources) build(id, version string, rendered []resourcetmpl.Attr) *exporter.Resource {
 	attrs := make(map[string]string, len(r.static)+len(rendered)+3)
 	attrs["service.name"] = exporter.DefaultServiceName
@@ -220,24 +259,32 @@ func (r *resources) build(id, version string, rendered []resourcetmpl.Attr) *exp
 	for _, a := range rendered {
 		attrs[a.Key] = a.Value
 	}
-	return exporter.NewResource(&schema.Config{ResourceAttributes: attrs})
+	return r.table.intern(exporter.NewResource(&schema.Config{ResourceAttributes: attrs}))
 }
 
 // entryValues offers a request's serialize data and fetched values to the
-// templates.
+// templates. It copies what they read rather than point at the entry, which
+// the log handler keeps on its stack.
 type entryValues struct {
-	e   *logEntry
-	pdk pdkValues
+	headers, query                                 []capturedHeader
+	routeID, routeName, serviceID, serviceName     string
+	consumerID, consumerUsername, consumerCustomID string
+	pdk                                            pdkValues
 }
 
-func (v entryValues) Header(name string) ([]string, bool) {
-	return capturedValues(v.e.capturedRequest, name)
-}
-func (v entryValues) Query(name string) ([]string, bool) {
-	return capturedValues(v.e.capturedQuery, name)
+func newEntryValues(e *logEntry, pv pdkValues) *entryValues {
+	return &entryValues{
+		headers: e.capturedRequest, query: e.capturedQuery,
+		routeID: e.routeID, routeName: e.routeName, serviceID: e.serviceID, serviceName: e.serviceName,
+		consumerID: e.consumerID, consumerUsername: e.consumerUsername, consumerCustomID: e.consumerCustomID,
+		pdk: pv,
+	}
 }
 
-func (v entryValues) URICapture(key string, index bool) (string, bool) {
+func (v *entryValues) Header(name string) ([]string, bool) { return capturedValues(v.headers, name) }
+func (v *entryValues) Query(name string) ([]string, bool)  { return capturedValues(v.query, name) }
+
+func (v *entryValues) URICapture(key string, index bool) (string, bool) {
 	if !index {
 		s, ok := v.pdk.named[key]
 		return s, ok
@@ -255,25 +302,25 @@ func (v entryValues) URICapture(key string, index bool) (string, bool) {
 	return v.pdk.indexed[i-1], true
 }
 
-func (v entryValues) Shared(key string) (string, bool) { s, ok := v.pdk.shared[key]; return s, ok }
+func (v *entryValues) Shared(key string) (string, bool) { s, ok := v.pdk.shared[key]; return s, ok }
 
-func (v entryValues) Kong(field string) (string, bool) {
+func (v *entryValues) Kong(field string) (string, bool) {
 	var s string
 	switch field {
 	case "route.id":
-		s = v.e.routeID
+		s = v.routeID
 	case "route.name":
-		s = v.e.routeName
+		s = v.routeName
 	case "service.id":
-		s = v.e.serviceID
+		s = v.serviceID
 	case "service.name":
-		s = v.e.serviceName
+		s = v.serviceName
 	case "consumer.id":
-		s = v.e.consumerID
+		s = v.consumerID
 	case "consumer.username":
-		s = v.e.consumerUsername
+		s = v.consumerUsername
 	case "consumer.custom_id":
-		s = v.e.consumerCustomID
+		s = v.consumerCustomID
 	}
 	return s, s != ""
 }

@@ -1,15 +1,23 @@
 package plugin
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
+	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
 func resourceMap(r *exporter.Resource) map[string]string {
@@ -56,7 +64,7 @@ func TestResourcePrecedence(t *testing.T) {
 		RedactQueryParams: []string{"token"},
 	}
 	env := testEnv()
-	r, err := newResources(cfg, &env.node)
+	r, err := newResources(cfg, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +89,7 @@ func TestResourcePrecedence(t *testing.T) {
 // one request's values never show in another's resource.
 func TestResourcesInternedPerRenderedValues(t *testing.T) {
 	env := testEnv()
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}}, &env.node)
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"tenant": "$(headers.x_tenant)"}}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +144,7 @@ func TestResourceValuesFromKong(t *testing.T) {
 	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{
 		"user": "$(uri_captures.id)-$(uri_captures[1])-$(uri_captures[2])", "tenant": "$(shared.tenant)",
 		"count": "$(shared.count)", "gone": "$(shared.gone)",
-	}}, &env.node)
+	}}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +160,7 @@ func TestResourceValuesFromKong(t *testing.T) {
 	if _, ok := got["gone"]; ok {
 		t.Errorf("an unset shared value rendered: %v", got)
 	}
-	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}}, &env.node)
+	none, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(headers.a)"}}, env)
 	k = &pdkCaller{}
 	none.fetch(k)
 	if len(k.calls) != 0 {
@@ -204,7 +212,7 @@ func TestPeerServiceOnClientSpans(t *testing.T) {
 // or version become known.
 func TestResourceWithoutTemplatesShared(t *testing.T) {
 	env := testEnv()
-	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, &env.node)
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +225,126 @@ func TestResourceWithoutTemplatesShared(t *testing.T) {
 	c := r.forRequest(&logEntry{}, pdkValues{})
 	if c == a || resourceMap(c)["service.version"] != "3.16.0" {
 		t.Errorf("after the version became known: %v", resourceMap(c))
+	}
+}
+
+// Through the log path into a real OTLP receiver: every span of a request
+// leaves with that request's resource (its rendered templates over the
+// static values, Kong's node id as service.instance.id), at the PDK cost
+// the templates announce; within one export, requests that render alike
+// share one ResourceSpans and no two ResourceSpans are equal.
+func TestSpansCarryTheirRequestsResource(t *testing.T) {
+	sink := otlpsink.Start(t)
+	p := newTestPlugin(t, sink, `,"resource_attributes":{"team":"core","tenant":"$(headers.x_tenant)",`+
+		`"item":"$(query_params.id)","user":"$(uri_captures[1])","plan":"$(shared.plan)"}`)
+	tenants := []string{"acme", "globex", "acme", "initech"}
+	traceTenant := map[string]string{}
+	for i, tenant := range tenants {
+		f := newFakeKong(t, "3.9-proxied-consumer.json", nil)
+		f.payload["request"].(map[string]any)["headers"].(map[string]any)["x-tenant"] = tenant
+		f.captures = []string{"u-" + tenant}
+		f.shared = map[string]string{"plan": "gold-" + tenant}
+		f.run(p)
+		if want := []string{mSerialize, mGetURICaptures, mSharedGet}; !reflect.DeepEqual(f.calls["log"], want) {
+			t.Errorf("request %d: log calls %v, want %v", i, f.calls["log"], want)
+		}
+		traceTenant[strings.Split(f.upstream["traceparent"], "-")[1]] = tenant
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	spans, err := sink.WaitSpans(ctx, 2*len(tenants))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range spans {
+		tenant := traceTenant[s.TraceID()]
+		got := map[string]string{}
+		for _, kv := range s.Resource.GetAttributes() {
+			got[kv.GetKey()] = kv.GetValue().GetStringValue()
+		}
+		want := map[string]string{"service.name": "kong", "service.instance.id": testNodeID, "team": "core",
+			"tenant": tenant, "item": "42", "user": "u-" + tenant, "plan": "gold-" + tenant}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("span %s of the %s request: resource %s = %q, want %q", s.GetName(), tenant, k, got[k], v)
+			}
+		}
+	}
+	for _, r := range sink.Requests() {
+		seen := map[string]bool{}
+		for _, rs := range r.Export.GetResourceSpans() {
+			key := prototext.Format(rs.GetResource())
+			if seen[key] {
+				t.Errorf("one export holds two ResourceSpans with the resource %s", key)
+			}
+			seen[key] = true
+		}
+	}
+}
+
+// Instances of one process share equal resources, so a batch mixing their
+// spans has one ResourceSpans per distinct resource.
+func TestEqualResourcesSharedAcrossInstances(t *testing.T) {
+	env := testEnv()
+	cfg := &schema.Config{ResourceAttributes: map[string]string{"team": "core", "tenant": "$(headers.x_tenant)"}}
+	a, err := newResources(cfg, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newResources(cfg, env)
+	e := &logEntry{capturedRequest: []capturedHeader{{name: "x-tenant", values: []string{"acme"}}}}
+	if a.forRequest(e, pdkValues{}) != b.forRequest(e, pdkValues{}) {
+		t.Error("two instances built equal resources as two objects")
+	}
+	static, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, env)
+	other, _ := newResources(&schema.Config{ResourceAttributes: map[string]string{"team": "core"}}, env)
+	if static.forRequest(&logEntry{}, pdkValues{}) != other.forRequest(&logEntry{}, pdkValues{}) {
+		t.Error("two instances without templates built equal resources as two objects")
+	}
+	if a.forRequest(e, pdkValues{}) == static.forRequest(&logEntry{}, pdkValues{}) {
+		t.Error("different resources share an object")
+	}
+}
+
+// A template value can hold any byte (a query parameter decodes to any):
+// no value passes for two, so different renderings never share a resource.
+func TestResourceKeysAreUnambiguous(t *testing.T) {
+	env := testEnv()
+	r, err := newResources(&schema.Config{ResourceAttributes: map[string]string{"a": "$(query_params.a)", "b": "$(query_params.b)"}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := func(kv ...string) *logEntry {
+		e := &logEntry{}
+		for i := 0; i < len(kv); i += 2 {
+			e.capturedQuery = append(e.capturedQuery, capturedHeader{name: kv[i], values: []string{kv[i+1]}})
+		}
+		return e
+	}
+	one := r.forRequest(query("a", "x\x00y"), pdkValues{})
+	two := r.forRequest(query("a", "x", "b", "y"), pdkValues{})
+	if one == two || resourceMap(two)["b"] != "y" || resourceMap(one)["b"] != "" {
+		t.Errorf("resources %v and %v", resourceMap(one), resourceMap(two))
+	}
+}
+
+// The processors get the request headers they asked for, not those only a
+// resource template reads.
+func TestTemplateHeadersReachNoProcessor(t *testing.T) {
+	sink := otlpsink.Start(t)
+	p := New().(*Plugin)
+	config := fmt.Sprintf(`{"traces_endpoint":%q,"static_attributes":{%q:"on"},`+
+		`"resource_attributes":{"multi":"$(headers.x_multi)","agent":"$(headers[\"user-agent\"])"}}`, sink.TracesURL(), spyMarker)
+	if err := json.Unmarshal([]byte(config), p); err != nil {
+		t.Fatal(err)
+	}
+	p.LogPayload(fixture(t, "3.9-proxied-consumer.json"))
+	var names []string
+	for _, h := range lastSpy.seen.RequestHeaders {
+		names = append(names, h.Name)
+	}
+	// The spy asks for apikey and x-tenant (and credentials, never given).
+	if got := strings.Join(names, ","); got != "apikey,x-tenant" {
+		t.Errorf("request headers handed to the processor: %s, want apikey,x-tenant", got)
 	}
 }

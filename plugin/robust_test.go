@@ -61,7 +61,7 @@ func runPayload(t testing.TB, p *Plugin, payload string) {
 	panicsBefore := c.Panics.Load()
 	func() {
 		defer p.recoverHandler("log") // as Log does: a panic is a bug, counted
-		p.rt.logPayload(payload)
+		p.rt.logPayload(payload, nil)
 	}()
 	if c.Panics.Load() != panicsBefore {
 		t.Fatalf("logPayload panicked on %.200q", payload)
@@ -154,12 +154,12 @@ func FuzzLogPayload(f *testing.F) {
 func TestLogPathWithFullQueueNeverWaits(t *testing.T) {
 	p := robustPlugin(t, `,"queue":{"max_entries":2,"max_batch_size":1000,"max_coalescing_delay":3600}`)
 	payload := fixtures(t)["3.9-proxied-consumer.json"]
-	p.rt.logPayload(payload) // fills the queue (2 spans), never sent (1 h delay)
+	p.rt.logPayload(payload, nil) // fills the queue (2 spans), never sent (1 h delay)
 	rejected := p.env.Stats.QueueRejected.Load()
 	const n = 2000
 	start := time.Now()
 	for range n {
-		p.rt.logPayload(payload)
+		p.rt.logPayload(payload, nil)
 	}
 	avg := time.Since(start) / n
 	if got := p.env.Stats.QueueRejected.Load() - rejected; got != n {
@@ -174,11 +174,11 @@ func TestLogPathWithFullQueueNeverWaits(t *testing.T) {
 func BenchmarkLogPayloadFullQueue(b *testing.B) {
 	p := robustPlugin(b, `,"queue":{"max_entries":2,"max_batch_size":1000,"max_coalescing_delay":3600}`)
 	payload := fixtures(b)["3.9-proxied-consumer.json"]
-	p.rt.logPayload(payload)
+	p.rt.logPayload(payload, nil)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			p.rt.logPayload(payload)
+			p.rt.logPayload(payload, nil)
 		}
 	})
 }

@@ -30,6 +30,9 @@ type runtime struct {
 	// node is the Kong node they describe.
 	resources *resources
 	node      *kongNode
+	// procHeaders, when set, are the request headers the processors asked
+	// for, fewer than the parser keeps.
+	procHeaders []string
 }
 
 func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
@@ -43,7 +46,7 @@ func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, err
 	if err != nil {
 		return nil, err
 	}
-	res, err := newResources(cfg, &env.node)
+	res, err := newResources(cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +104,11 @@ func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, err
 		accessOff: len(prop.ExtractFormats) == 0 && len(prop.InjectFormats) == 0 && len(prop.ClearHeaders) == 0 &&
 			cfg.HTTPResponseHeaderForTraceID == "" && cfg.SamplingRate >= 1 && sampler.Trivial(),
 	}
+	if procs != nil && len(res.needs.Headers) > 0 {
+		// The parser also keeps the templates' headers.
+		rt.procHeaders = append([]string{}, requestHeaders...)
+	}
+	res.want(&rt.wants)
 	// Until the access phase has seen traffic, expect what the rate says.
 	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)
 	return rt, nil
@@ -110,8 +118,8 @@ func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, err
 // the attribute limits again: processors may have added attributes.
 func (rt *runtime) process(spans []exporter.Span, e *logEntry) []exporter.Span {
 	req := exporter.Request{
-		RequestHeaders:  toHeaders(e.capturedRequest),
-		ResponseHeaders: toHeaders(e.capturedResponse),
+		RequestHeaders:  toHeaders(e.capturedRequest, rt.procHeaders),
+		ResponseHeaders: toHeaders(e.capturedResponse, nil),
 	}
 	spans = rt.procs.Process(spans, &req)
 	for i := range spans {
@@ -120,13 +128,17 @@ func (rt *runtime) process(spans []exporter.Span, e *logEntry) []exporter.Span {
 	return spans
 }
 
-func toHeaders(hs []capturedHeader) []exporter.Header {
+// toHeaders converts captured headers for the processors: only those in
+// only, unless it is nil.
+func toHeaders(hs []capturedHeader, only []string) []exporter.Header {
 	if len(hs) == 0 {
 		return nil
 	}
-	out := make([]exporter.Header, len(hs))
-	for i, h := range hs {
-		out[i] = exporter.Header{Name: h.name, Values: h.values}
+	out := make([]exporter.Header, 0, len(hs))
+	for _, h := range hs {
+		if only == nil || containsString(only, h.name) {
+			out = append(out, exporter.Header{Name: h.name, Values: h.values})
+		}
 	}
 	return out
 }

@@ -67,7 +67,7 @@ func TestLogPathAllocations(t *testing.T) {
 	}
 	for name, max := range map[string]float64{"small-get": 4, "many-headers": 4, "retried": 6} {
 		payload := fixture(t, "bench-"+name+".json")
-		if n := testing.AllocsPerRun(2000, func() { rt.logPayload(payload) }); n > max {
+		if n := testing.AllocsPerRun(2000, func() { rt.logPayload(payload, nil) }); n > max {
 			t.Errorf("%s: %.1f allocations per request, want at most %.0f", name, n, max)
 		}
 	}

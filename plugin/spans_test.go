@@ -160,10 +160,10 @@ func TestProxiedGETWithConsumer(t *testing.T) {
 	}
 	// Captured headers are parsed here and become attributes in the
 	// capture_headers processor (processors_test.go).
-	if got := toHeaders(e.capturedRequest); len(got) != 2 || strings.Join((&exporter.Request{RequestHeaders: got}).RequestHeader("x-multi"), ",") != "a,b" {
+	if got := toHeaders(e.capturedRequest, nil); len(got) != 2 || strings.Join((&exporter.Request{RequestHeaders: got}).RequestHeader("x-multi"), ",") != "a,b" {
 		t.Errorf("captured request headers %+v", got)
 	}
-	if got := toHeaders(e.capturedResponse); len(got) != 1 || got[0].Name != "content-type" || got[0].Values[0] != "application/json" {
+	if got := toHeaders(e.capturedResponse, nil); len(got) != 1 || got[0].Name != "content-type" || got[0].Values[0] != "application/json" {
 		t.Errorf("captured response headers %+v", got)
 	}
 	if got := strAttr(t, try, "url.full"); got != "http://127.0.0.1:9000/items?id=42&debug&api_key=REDACTED" {

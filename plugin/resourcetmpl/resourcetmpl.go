@@ -105,6 +105,8 @@ func Compile(attrs map[string]string, opts Options) (static map[string]string, s
 	if len(s.attrs) == 0 {
 		return static, nil, nil
 	}
+	// A redacted header renders empty: it is never read.
+	s.needs.Headers = slices.DeleteFunc(s.needs.Headers, func(h string) bool { return slices.Contains(opts.RedactHeaders, h) })
 	return static, s, nil
 }
 

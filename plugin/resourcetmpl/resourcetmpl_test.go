@@ -47,6 +47,11 @@ func TestCompileSplitsStaticAndTemplates(t *testing.T) {
 	if n := set.Needs(); !reflect.DeepEqual(n.Headers, []string{"x-tenant"}) || n.Query != nil || n.URICaptures || n.Shared != nil {
 		t.Errorf("needs %+v", n)
 	}
+	// A redacted header renders empty: it is not read at all.
+	_, redacted, _ := Compile(map[string]string{"k": "$(headers.x_key)-$(headers.x_tenant)"}, Options{RedactHeaders: []string{"x-key"}})
+	if n := redacted.Needs(); !reflect.DeepEqual(n.Headers, []string{"x-tenant"}) {
+		t.Errorf("needs with x-key redacted: %+v", n)
+	}
 	if _, set, _ := Compile(map[string]string{"a": "b"}, Options{}); set != nil {
 		t.Error("no template: want no set")
 	}
