@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
@@ -16,8 +17,9 @@ import (
 // `headers = off` removes both; after versionTries payloads without one the
 // plugin stops looking.
 type kongNode struct {
-	idState  atomic.Int32 // idUnknown, idFetching, idKnown, idFailed
-	idFails  atomic.Int32
+	idState  atomic.Int32 // idUnknown, idKnown, idFailed
+	fetching sync.Mutex   // held by the request asking for the id
+	idFails  int          // under fetching
 	id       atomic.Pointer[string]
 	version  atomic.Pointer[string]
 	versions atomic.Int32 // payloads looked at for the version
@@ -25,7 +27,6 @@ type kongNode struct {
 
 const (
 	idUnknown int32 = iota
-	idFetching
 	idKnown
 	idFailed // kong.node.get_id failed idAttempts times: not asked again
 )
@@ -35,19 +36,24 @@ const (
 	versionTries = 100
 )
 
-// ensureID asks Kong for its node id unless it is known, being asked by
-// another request, or failed too often. It never waits for another request.
-// It reports whether it made a call that failed.
+// ensureID asks Kong for its node id unless it is known or failed too
+// often. Requests that arrive while another one asks wait for its answer
+// (one round trip, once per process), so that their spans carry the id
+// too; once known it costs an atomic load. It reports whether it made a
+// call that failed.
 func (n *kongNode) ensureID(k kongCaller) (failed bool) {
-	if n.idState.Load() != idUnknown || !n.idState.CompareAndSwap(idUnknown, idFetching) {
+	if n.idState.Load() != idUnknown {
 		return false
+	}
+	n.fetching.Lock()
+	defer n.fetching.Unlock()
+	if n.idState.Load() != idUnknown {
+		return false // answered while this request waited
 	}
 	var out kpp.String
 	if err := k.Ask(mNodeID, nil, &out); err != nil || out.V == "" {
-		if n.idFails.Add(1) >= idAttempts {
+		if n.idFails++; n.idFails >= idAttempts {
 			n.idState.Store(idFailed)
-		} else {
-			n.idState.Store(idUnknown)
 		}
 		return true
 	}

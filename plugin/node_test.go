@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/proto"
@@ -43,6 +44,7 @@ func testEnv() *Env {
 type nodeCaller struct {
 	calls atomic.Int32
 	fail  bool
+	delay time.Duration // Kong's answer takes this long
 }
 
 func (c *nodeCaller) Ask(method string, _ proto.Message, out proto.Message) error {
@@ -50,6 +52,7 @@ func (c *nodeCaller) Ask(method string, _ proto.Message, out proto.Message) erro
 		return errors.New("unexpected " + method)
 	}
 	c.calls.Add(1)
+	time.Sleep(c.delay)
 	if c.fail {
 		return errors.New("connection closed")
 	}
@@ -57,20 +60,28 @@ func (c *nodeCaller) Ask(method string, _ proto.Message, out proto.Message) erro
 	return nil
 }
 
-// Many concurrent first requests make one call between them; later ones
-// none.
+// Many concurrent first requests make one call between them, and each
+// knows the id once its own ensureID returns (their spans carry it); later
+// requests make none.
 func TestNodeIDFetchedOnce(t *testing.T) {
 	var n kongNode
-	k := &nodeCaller{}
+	k := &nodeCaller{delay: 20 * time.Millisecond}
 	var wg sync.WaitGroup
+	var unknown atomic.Int32
 	for range 50 {
 		wg.Go(func() {
 			for range 20 {
 				n.ensureID(k)
+				if n.ID() == "" {
+					unknown.Add(1)
+				}
 			}
 		})
 	}
 	wg.Wait()
+	if u := unknown.Load(); u != 0 {
+		t.Errorf("%d requests went on without the id another request was asking for", u)
+	}
 	if got := k.calls.Load(); got != 1 {
 		t.Errorf("kong.node.get_id called %d times, want 1", got)
 	}
