@@ -125,6 +125,21 @@ func budgetModes(samplingURL string) []budgetMode {
 		}, requests: []budgetRequest{
 			{name: "dropped", access: defaultAccess, log: []string{pdkGetCtx}},
 		}},
+		// Resource templates: what serialize holds costs nothing more;
+		// uri_captures one call and each shared key one, for exported
+		// requests only.
+		{name: "templates-serialize", config: map[string]any{"resource_attributes": map[string]any{
+			"service.name": "e2e-budget", "tenant": "$(headers.x_tenant)", "n": "$(query_params.n)", "route": "$(kong.route.name)",
+		}}, requests: []budgetRequest{
+			{name: "ok", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+		}},
+		{name: "templates-pdk", config: map[string]any{"sampling_rate": 0, "resource_attributes": map[string]any{
+			"service.name": "e2e-budget", "user": "$(uri_captures[1])", "plan": "$(shared.plan)", "tier": "${shared.tier}",
+		}}, requests: []budgetRequest{
+			{name: "dropped", access: defaultAccess, log: []string{pdkGetCtx, pdkGetStatus}},
+			{name: "kept 503", query: "status=503", access: defaultAccess,
+				log: []string{pdkGetCtx, pdkGetStatus, pdkSerialize, pdkGetURICaptures, pdkSharedGet, pdkSharedGet}, exported: true},
+		}},
 		// With the default status rule the status is one more small call.
 		{name: "unsampled-status-tail", config: map[string]any{"sampling_rate": 0},
 			requests: []budgetRequest{

@@ -27,6 +27,8 @@ const (
 	pdkGetCtx            = "kong.nginx.get_ctx"
 	pdkGetStatus         = "kong.response.get_status"
 	pdkNodeID            = "kong.node.get_id"
+	pdkGetURICaptures    = "kong.request.get_uri_captures"
+	pdkSharedGet         = "kong.ctx.shared.get"
 )
 
 // randomHex returns n random bytes in hex: unique ids, secrets, paths.
