@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,5 +347,76 @@ func TestTemplateHeadersReachNoProcessor(t *testing.T) {
 	// The spy asks for apikey and x-tenant (and credentials, never given).
 	if got := strings.Join(names, ","); got != "apikey,x-tenant" {
 		t.Errorf("request headers handed to the processor: %s, want apikey,x-tenant", got)
+	}
+}
+
+// batchRecorder keeps the resources of the batches a pipeline exports (an
+// exporter may keep nothing of the batch itself).
+type batchRecorder struct {
+	mu      sync.Mutex
+	batches []recordedBatch
+}
+
+type recordedBatch struct {
+	resource map[string]string
+	spans    []map[string]string // each span's resource
+}
+
+func (r *batchRecorder) Export(_ context.Context, b exporter.Batch) error {
+	rb := recordedBatch{resource: resourceMap(b.Resource)}
+	for i := range b.Spans {
+		rb.spans = append(rb.spans, resourceMap(b.ResourceOf(i)))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches = append(r.batches, rb)
+	return nil
+}
+
+func (r *batchRecorder) Shutdown(context.Context) error { return nil }
+
+var recorder = &batchRecorder{}
+
+func init() {
+	exporter.Register("test-recorder", func(*schema.Config, exporter.Settings) (exporter.Exporter, error) { return recorder, nil })
+}
+
+// The pipeline's own resource (a backend's batch resource) holds the
+// environment's and the static attributes, never a template's text; the
+// spans carry the rendered one.
+func TestPipelineResourceHoldsNoTemplate(t *testing.T) {
+	p := New().(*Plugin)
+	config := `{"exporter":"test-recorder","traces_endpoint":"http://127.0.0.1:1/v1/traces","queue":{"max_coalescing_delay":0.01},` +
+		`"resource_attributes":{"team":"core","tenant":"$(headers.x_tenant)"}}`
+	if err := json.Unmarshal([]byte(config), p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Config.ResourceAttributes["tenant"] != "$(headers.x_tenant)" {
+		t.Errorf("the instance's config changed: %v", p.Config.ResourceAttributes)
+	}
+	p.LogPayload(fixture(t, "3.9-proxied-consumer.json"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recorder.mu.Lock()
+		n := len(recorder.batches)
+		recorder.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no batch exported")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	recorder.mu.Lock()
+	defer recorder.mu.Unlock()
+	b := recorder.batches[0]
+	if got := b.resource; got["team"] != "core" || got["tenant"] != "" {
+		t.Errorf("pipeline resource %v: want team, and no tenant template", got)
+	}
+	for i, got := range b.spans {
+		if got["tenant"] != "acme" || got["team"] != "core" || got["service.instance.id"] != testNodeID {
+			t.Errorf("span %d resource %v", i, got)
+		}
 	}
 }
