@@ -34,8 +34,11 @@ type signal[T any] struct {
 	name  string         // "traces": the pipeline's signal label
 	unit  string         // "spans": what its logs call the items
 	size  func(*T) int64 // memory estimate, at least the encoded size
-	codec spool.Codec[T]
+	codec spool.Codec[T] // nil: never spooled
 	push  func(ctx context.Context, exp Exporter, b *batchOf[T]) error
+	// accepts reports whether a backend's exporter can carry the signal
+	// (nil: every Exporter can).
+	accepts func(Exporter) bool
 }
 
 // batchOf is one export attempt's items with what describes them.
@@ -128,6 +131,10 @@ func buildPipeline[T any](sig *signal[T], key string, cfg *schema.Config, logInt
 	if err != nil {
 		return nil, err
 	}
+	if sig.accepts != nil && !sig.accepts(exp) {
+		_ = exp.Shutdown(context.Background())
+		return nil, errNotFor(sig.name, string(cfg.Exporter))
+	}
 	q := &cfg.Queue
 	p := &pipeline[T]{
 		key:          key,
@@ -157,7 +164,7 @@ func buildPipeline[T any](sig *signal[T], key string, cfg *schema.Config, logInt
 		Delay:      q.CoalescingDelay(),
 		Size:       sig.size,
 	}
-	if cfg.SpoolDir != "" {
+	if cfg.SpoolDir != "" && sig.codec != nil {
 		p.src = spool.New(spool.Options[T]{
 			Dir: cfg.SpoolDir, FileID: spoolFileID(key), Destination: name,
 			MaxBytes: int64(cfg.SpoolMaxBytes), Front: front, Codec: sig.codec, Unit: sig.unit,

@@ -95,7 +95,7 @@ func newSwitchableReceiver(t *testing.T) *switchableReceiver {
 		}
 		req := sr.Received()[n].Export
 		sr.mu.Lock()
-		for _, rs := range req.ResourceSpans {
+		for _, rs := range req.GetResourceSpans() { // nil for logs
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
 					sr.acked[exporter.SpanID(s.SpanId)]++

@@ -86,12 +86,7 @@ func (spanCodec) Append(b []byte, s *Span) []byte {
 	b = binary.AppendVarint(b, int64(s.Status))
 	b = spool.AppendString(b, s.StatusMessage)
 	b = binary.AppendUvarint(b, uint64(s.DroppedAttributes))
-	if s.Resource == nil {
-		return append(b, 0)
-	}
-	b = append(b, 1)
-	b = appendSpoolAttributes(b, s.Resource.Attributes)
-	return spool.AppendString(b, s.Resource.SchemaURL)
+	return appendSpoolResource(b, s.Resource)
 }
 
 func (spanCodec) Decode(d *spool.Decoder) Span {
@@ -121,73 +116,6 @@ func (spanCodec) Decode(d *spool.Decoder) Span {
 	if d.Version() < 2 {
 		return s // written before spans could carry a resource
 	}
-	switch d.Byte() {
-	case 0:
-	case 1:
-		r := &Resource{Attributes: decodeSpoolAttributes(d), SchemaURL: d.String()}
-		// A request's spans are stored one after the other: they share
-		// one resource again, so the encoders group them.
-		if prev, ok := d.Previous.(*Resource); ok && prev.equal(r) {
-			r = prev
-		}
-		d.Previous = r
-		s.Resource = r
-	default:
-		d.Fail()
-	}
+	s.Resource = decodeSpoolResource(d)
 	return s
-}
-
-func appendSpoolAttributes(b []byte, attrs []Attribute) []byte {
-	b = binary.AppendUvarint(b, uint64(len(attrs)))
-	for i := range attrs {
-		a := &attrs[i]
-		b = spool.AppendString(b, a.Key)
-		b = append(b, byte(a.Value.Type))
-		switch a.Value.Type {
-		case TypeString:
-			b = spool.AppendString(b, a.Value.AsString())
-		case TypeStringSlice:
-			b = binary.AppendUvarint(b, uint64(len(a.Value.AsStringSlice())))
-			for _, s := range a.Value.AsStringSlice() {
-				b = spool.AppendString(b, s)
-			}
-		default:
-			b = binary.AppendUvarint(b, a.Value.num)
-		}
-	}
-	return b
-}
-
-func decodeSpoolAttributes(d *spool.Decoder) []Attribute {
-	n := d.Count()
-	if n == 0 {
-		return nil
-	}
-	attrs := make([]Attribute, n)
-	for i := range attrs {
-		a := &attrs[i]
-		key := d.String()
-		switch typ := ValueType(d.Byte()); typ {
-		case TypeString:
-			*a = String(key, d.String())
-		case TypeStringSlice:
-			var vals []string
-			if m := d.Count(); m > 0 {
-				vals = make([]string, m)
-				for j := range vals {
-					vals[j] = d.String()
-				}
-			}
-			*a = StringSlice(key, vals)
-		case TypeInt, TypeFloat, TypeBool:
-			*a = Attribute{Key: key, Value: Value{Type: typ, num: d.Uvarint()}}
-		default:
-			d.Fail()
-		}
-		if d.Failed() {
-			return nil
-		}
-	}
-	return attrs
 }

@@ -23,8 +23,9 @@ import (
 const Namespace = "trace_exporter"
 
 // pipelineLabels identify a pipeline: its id (a short hash of the backend
-// config) and its backend (exporter and endpoint, never credentials).
-var pipelineLabels = []string{"pipeline", "backend"}
+// config), its backend (exporter and endpoint, never credentials) and its
+// signal (traces, logs, metrics).
+var pipelineLabels = []string{"pipeline", "backend", "signal"}
 
 func pipelineDesc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "pipeline", name), help, append(append([]string(nil), pipelineLabels...), extra...), nil)
@@ -147,7 +148,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the counters as they are now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.pipelines() {
-		l := []string{p.ID, p.Name}
+		l := []string{p.ID, p.Name, p.Signal}
 		s := p.Stats
 		counter := func(d *prometheus.Desc, v uint64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(l, extra...)...)

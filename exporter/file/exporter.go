@@ -29,8 +29,9 @@ func init() {
 const fileMode = 0o640
 
 // fileExporter appends each batch to file_path as one line of OTLP/JSON (an
-// ExportTraceServiceRequest), the format the OpenTelemetry Collector's
-// file exporter and otlpjsonfile receiver use. Before a write would take the
+// ExportTraceServiceRequest, or ExportLogsServiceRequest for log records),
+// the format the OpenTelemetry Collector's file exporter and otlpjsonfile
+// receiver use. Before a write would take the
 // file past file_max_bytes it is rotated: file_path.1 … file_path.N, the
 // newest first, at most file_max_files of them. A line is never split.
 type fileExporter struct {
@@ -50,8 +51,22 @@ func newExporter(cfg *schema.Config, set exporter.Settings) (exporter.Exporter, 
 
 func (e *fileExporter) Export(_ context.Context, batch exporter.Batch) error {
 	line := wire.GetBuffer()
-	defer wire.PutBuffer(line)
 	*line = otlpenc.AppendTracesJSON(*line, &batch)
+	return e.writeLine(line)
+}
+
+// ExportLogs appends the batch as one line of OTLP/JSON logs (an
+// ExportLogsServiceRequest), the format the Collector's otlpjsonfile
+// receiver reads.
+func (e *fileExporter) ExportLogs(_ context.Context, batch exporter.LogBatch) error {
+	line := wire.GetBuffer()
+	*line = otlpenc.AppendLogsJSON(*line, &batch)
+	return e.writeLine(line)
+}
+
+// writeLine writes an encoded request as one line, returning the buffer.
+func (e *fileExporter) writeLine(line *[]byte) error {
+	defer wire.PutBuffer(line)
 	*line = append(*line, '\n')
 	if err := e.out.write(*line); err != nil {
 		// A full disk may clear up; retrying within max_retry_time is cheap.

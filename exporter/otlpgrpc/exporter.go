@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -192,6 +194,26 @@ func grpcReservedHeader(k string) bool {
 func (e *otlpGRPC) Export(ctx context.Context, batch exporter.Batch) error {
 	body := wire.GetBuffer()
 	*body = otlpenc.AppendTraces(*body, &batch)
+	return e.call(ctx, coltracepb.TraceService_Export_FullMethodName, body, otlpenc.Traces)
+}
+
+// ExportLogs calls LogsService/Export, answered as Export is.
+func (e *otlpGRPC) ExportLogs(ctx context.Context, batch exporter.LogBatch) error {
+	body := wire.GetBuffer()
+	*body = otlpenc.AppendLogs(*body, &batch)
+	return e.call(ctx, collogspb.LogsService_Export_FullMethodName, body, otlpenc.Logs)
+}
+
+// ExportMetrics calls MetricsService/Export, answered as Export is.
+func (e *otlpGRPC) ExportMetrics(ctx context.Context, batch exporter.MetricsBatch) error {
+	body := wire.GetBuffer()
+	*body = otlpenc.AppendMetrics(*body, &batch)
+	return e.call(ctx, colmetricspb.MetricsService_Export_FullMethodName, body, otlpenc.Metrics)
+}
+
+// call sends an encoded request (taking over its pooled buffer) to method
+// and classifies the outcome.
+func (e *otlpGRPC) call(ctx context.Context, method string, body *[]byte, sig otlpenc.Signal) error {
 	if n := len(*body); n > e.maxBody {
 		wire.PutBuffer(body)
 		return exporter.Permanent(fmt.Errorf("request of %d bytes exceeds the OTLP limit of %d bytes", n, e.maxBody))
@@ -202,9 +224,9 @@ func (e *otlpGRPC) Export(ctx context.Context, batch exporter.Batch) error {
 		ctx = metadata.NewOutgoingContext(ctx, e.md)
 	}
 	var resp grpcResponse
-	err := e.conn.Invoke(ctx, coltracepb.TraceService_Export_FullMethodName, &grpcRequest{buf: body}, &resp, e.callOpts...)
+	err := e.conn.Invoke(ctx, method, &grpcRequest{buf: body}, &resp, e.callOpts...)
 	if err == nil {
-		return otlpenc.DecodePartialSuccess(resp.b, false, otlpenc.Traces).Result(e.warn)
+		return otlpenc.DecodePartialSuccess(resp.b, false, sig).Result(e.warn)
 	}
 	return e.classify(err)
 }

@@ -79,14 +79,70 @@ func (e *stdoutExporter) Export(_ context.Context, batch exporter.Batch) error {
 			*out = appendTextSpan(*out, &batch.Spans[i], service)
 		}
 	}
+	return write(*out)
+}
+
+// ExportLogs prints log records: one line per record (text: time,
+// service, severity, trace and span ids, body, attributes) or one OTLP/JSON
+// ExportLogsServiceRequest per batch and line.
+func (e *stdoutExporter) ExportLogs(_ context.Context, batch exporter.LogBatch) error {
+	out := wire.GetBuffer()
+	defer wire.PutBuffer(out)
+	if e.json {
+		*out = otlpenc.AppendLogsJSON(*out, &batch)
+		*out = append(*out, '\n')
+	} else {
+		var res *exporter.Resource
+		service := exporter.DefaultServiceName
+		for i := range batch.Records {
+			if r := batch.ResourceOf(i); i == 0 || r != res {
+				res, service = r, serviceName(r)
+			}
+			*out = appendTextLog(*out, &batch.Records[i], service)
+		}
+	}
+	return write(*out)
+}
+
+// write prints lines under the process-wide lock.
+func write(lines []byte) error {
 	stdout.Lock()
-	_, err := stdout.w.Write(*out)
+	_, err := stdout.w.Write(lines)
 	stdout.Unlock()
 	if err != nil {
 		// A closed stdout (Kong gone) will not come back: do not retry.
 		return exporter.Permanent(err)
 	}
 	return nil
+}
+
+// appendTextLog writes one log record as one line.
+func appendTextLog(b []byte, r *exporter.LogRecord, service string) []byte {
+	b = time.Unix(0, int64(r.TimeUnixNano)).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, ' ')
+	b = appendTextValue(b, service)
+	b = append(b, ' ')
+	if r.SeverityText != "" {
+		b = appendTextValue(b, r.SeverityText)
+	} else {
+		b = strconv.AppendInt(b, int64(r.SeverityNumber), 10)
+	}
+	b = append(b, " trace="...)
+	if r.TraceID.IsValid() {
+		b = wire.AppendHex(b, r.TraceID[:])
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, " span="...)
+	if r.SpanID.IsValid() {
+		b = wire.AppendHex(b, r.SpanID[:])
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, ' ')
+	b = wire.AppendJSONString(b, r.Body)
+	b = appendTextAttributes(b, r.Attributes)
+	return append(b, '\n')
 }
 
 func (e *stdoutExporter) Shutdown(context.Context) error { return nil }
@@ -132,8 +188,22 @@ func appendTextSpan(b []byte, s *exporter.Span, service string) []byte {
 		b = append(b, " status_message="...)
 		b = wire.AppendJSONString(b, s.StatusMessage)
 	}
-	for i := range s.Attributes {
-		a := &s.Attributes[i]
+	b = appendTextAttributes(b, s.Attributes)
+	if s.DroppedAttributes > 0 {
+		b = append(b, " dropped_attributes="...)
+		b = strconv.AppendUint(b, uint64(s.DroppedAttributes), 10)
+	}
+	for i := range s.Events {
+		b = append(b, " event="...)
+		b = wire.AppendJSONString(b, s.Events[i].Name)
+	}
+	return append(b, '\n')
+}
+
+// appendTextAttributes writes " key=value" for each attribute.
+func appendTextAttributes(b []byte, attrs []exporter.Attribute) []byte {
+	for i := range attrs {
+		a := &attrs[i]
 		b = append(b, ' ')
 		b = appendTextValue(b, a.Key)
 		b = append(b, '=')
@@ -150,15 +220,7 @@ func appendTextSpan(b []byte, s *exporter.Span, service string) []byte {
 			b = wire.AppendJSONStringArray(b, a.Value.AsStringSlice())
 		}
 	}
-	if s.DroppedAttributes > 0 {
-		b = append(b, " dropped_attributes="...)
-		b = strconv.AppendUint(b, uint64(s.DroppedAttributes), 10)
-	}
-	for i := range s.Events {
-		b = append(b, " event="...)
-		b = wire.AppendJSONString(b, s.Events[i].Name)
-	}
-	return append(b, '\n')
+	return b
 }
 
 // appendTextValue writes s bare when that is unambiguous, else as a JSON

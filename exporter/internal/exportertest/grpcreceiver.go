@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -29,6 +31,8 @@ type GRPCReceiver struct {
 
 	mu      sync.Mutex
 	reqs    []GRPCReceived
+	logs    []*collogspb.ExportLogsServiceRequest
+	metrics []*colmetricspb.ExportMetricsServiceRequest
 	arrived chan struct{}
 }
 
@@ -86,6 +90,8 @@ func NewGRPCReceiver(t *testing.T, tlsConfig *tls.Config, respond func(n int) (*
 	}
 	r := &GRPCReceiver{t: t, Addr: lis.Addr().String(), Srv: grpc.NewServer(opts...), respond: respond, arrived: make(chan struct{}, 1000)}
 	coltracepb.RegisterTraceServiceServer(r.Srv, r)
+	collogspb.RegisterLogsServiceServer(r.Srv, logsServer{r: r})
+	colmetricspb.RegisterMetricsServiceServer(r.Srv, metricsServer{r: r})
 	go func() { _ = r.Srv.Serve(lis) }()
 	t.Cleanup(r.Srv.Stop)
 	return r
@@ -130,4 +136,44 @@ func (r *GRPCReceiver) WaitRequests(n int, timeout time.Duration) []GRPCReceived
 			r.t.Fatalf("got %d gRPC requests, want %d within %s", len(r.Received()), n, timeout)
 		}
 	}
+}
+
+// logsServer is the receiver's LogsService: it records each request.
+type logsServer struct {
+	collogspb.UnimplementedLogsServiceServer
+	r *GRPCReceiver
+}
+
+func (s logsServer) Export(_ context.Context, req *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
+	s.r.mu.Lock()
+	s.r.logs = append(s.r.logs, req)
+	s.r.mu.Unlock()
+	return &collogspb.ExportLogsServiceResponse{}, nil
+}
+
+// metricsServer is the receiver's MetricsService: it records each request.
+type metricsServer struct {
+	colmetricspb.UnimplementedMetricsServiceServer
+	r *GRPCReceiver
+}
+
+func (s metricsServer) Export(_ context.Context, req *colmetricspb.ExportMetricsServiceRequest) (*colmetricspb.ExportMetricsServiceResponse, error) {
+	s.r.mu.Lock()
+	s.r.metrics = append(s.r.metrics, req)
+	s.r.mu.Unlock()
+	return &colmetricspb.ExportMetricsServiceResponse{}, nil
+}
+
+// Logs returns the LogsService requests received so far.
+func (r *GRPCReceiver) Logs() []*collogspb.ExportLogsServiceRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*collogspb.ExportLogsServiceRequest(nil), r.logs...)
+}
+
+// Metrics returns the MetricsService requests received so far.
+func (r *GRPCReceiver) Metrics() []*colmetricspb.ExportMetricsServiceRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*colmetricspb.ExportMetricsServiceRequest(nil), r.metrics...)
 }

@@ -7,6 +7,45 @@ import (
 	"github.com/trace-exporter/trace-exporter/exporter/internal/wire"
 )
 
+// appendJSONRequest appends an OTLP/JSON ExportXServiceRequest of n items,
+// grouped by resource in order of first use (as appendRequest does), the
+// arrays named resources, scoped and items.
+func appendJSONRequest(b []byte, resources, scoped, items string, n int, batchRes *exporter.Resource, scope exporter.Scope,
+	resourceOf func(i int) *exporter.Resource, write func(b []byte, i int) []byte) []byte {
+	e := getEncoder()
+	defer putEncoder(e)
+	e.groups = e.groups[:0]
+	for i := range n {
+		e.groupOf(resourceOf(i))
+	}
+	if n == 0 {
+		e.groupOf(batchRes)
+	}
+	b = append(b, `{"`...)
+	b = append(b, resources...)
+	b = append(b, `":[`...)
+	for gi := range e.groups {
+		g := &e.groups[gi]
+		if gi > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONGroupHeader(b, g.resource, scope, scoped, items)
+		first := true
+		for i := range n {
+			if len(e.groups) > 1 && resourceOf(i) != g.resource {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = write(b, i)
+		}
+		b = appendJSONGroupTrailer(b, g.resource, scope)
+	}
+	return append(b, `]}`...)
+}
+
 // appendJSONGroupHeader opens a ResourceX object and its one ScopeX (named
 // scoped), up to the items array (named items).
 func appendJSONGroupHeader(b []byte, r *exporter.Resource, scope exporter.Scope, scoped, items string) []byte {

@@ -81,6 +81,39 @@ var encoderPool = sync.Pool{New: func() any { return new(Encoder) }}
 func getEncoder() *Encoder  { return encoderPool.Get().(*Encoder) }
 func putEncoder(e *Encoder) { encoderPool.Put(e) }
 
+// appendRequest appends an ExportXServiceRequest of n items: one ResourceX
+// per distinct resource (resourceOf; batchRes when there are no items), in
+// order of first use, each with one ScopeX of scope holding its items.
+func (e *Encoder) appendRequest(dst []byte, n int, batchRes *exporter.Resource, scope exporter.Scope,
+	resourceOf func(i int) *exporter.Resource, size func(i int) int, write func(dst []byte, i int) []byte) []byte {
+	e.startSizing(n)
+	single := true // every item has the first one's resource: one group
+	for i := range n {
+		sz := size(i)
+		e.itemSizes = append(e.itemSizes, sz)
+		g := e.groupOf(resourceOf(i))
+		e.groups[g].items++
+		e.groups[g].scoped += sizeField(sz)
+		single = single && g == 0
+	}
+	if n == 0 {
+		e.groupOf(batchRes)
+	}
+	dst = growBy(dst, e.finishSizing(scope))
+	for gi := range e.groups {
+		g := &e.groups[gi]
+		dst = e.appendGroupHeader(dst, g, scope)
+		for i := range n {
+			if single || resourceOf(i) == g.resource {
+				dst = appendLenPrefix(dst, tagOf(fieldScopeXItems, protowire.BytesType), e.itemSizes[i])
+				dst = write(dst, i)
+			}
+		}
+		dst = e.appendGroupTrailer(dst, g, scope)
+	}
+	return dst
+}
+
 // startSizing resets the scratch for a batch of n items.
 func (e *Encoder) startSizing(n int) {
 	e.itemSizes = slices.Grow(e.itemSizes[:0], n)

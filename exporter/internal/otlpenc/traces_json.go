@@ -16,37 +16,9 @@ import (
 // AppendTracesJSON appends the ExportTraceServiceRequest for b as OTLP/JSON,
 // grouped by resource as AppendTraces does.
 func AppendTracesJSON(b []byte, batch *exporter.Batch) []byte {
-	e := getEncoder()
-	defer putEncoder(e)
-	e.groups = e.groups[:0]
-	for i := range batch.Spans {
-		e.groupOf(resourceOf(&batch.Spans[i], batch))
-	}
-	if len(batch.Spans) == 0 {
-		e.groupOf(batch.Resource)
-	}
-	b = append(b, `{"resourceSpans":[`...)
-	for gi := range e.groups {
-		g := &e.groups[gi]
-		if gi > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONGroupHeader(b, g.resource, batch.Scope, "scopeSpans", "spans")
-		first := true
-		for i := range batch.Spans {
-			s := &batch.Spans[i]
-			if len(e.groups) > 1 && resourceOf(s, batch) != g.resource {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendJSONSpan(b, s)
-		}
-		b = appendJSONGroupTrailer(b, g.resource, batch.Scope)
-	}
-	return append(b, `]}`...)
+	return appendJSONRequest(b, "resourceSpans", "scopeSpans", "spans", len(batch.Spans), batch.Resource, batch.Scope,
+		func(i int) *exporter.Resource { return resourceOf(&batch.Spans[i], batch) },
+		func(b []byte, i int) []byte { return appendJSONSpan(b, &batch.Spans[i]) })
 }
 
 func appendJSONSpan(b []byte, s *exporter.Span) []byte {

@@ -42,33 +42,10 @@ func AppendTraces(dst []byte, b *exporter.Batch) []byte {
 
 // AppendTraces is the package function with this encoder's scratch.
 func (e *Encoder) AppendTraces(dst []byte, b *exporter.Batch) []byte {
-	e.startSizing(len(b.Spans))
-	single := true // every span has the batch's resource: one pass, one group
-	for i := range b.Spans {
-		s := &b.Spans[i]
-		n := e.sizeSpan(s)
-		e.itemSizes = append(e.itemSizes, n)
-		g := e.groupOf(resourceOf(s, b))
-		e.groups[g].items++
-		e.groups[g].scoped += sizeField(n)
-		single = single && g == 0
-	}
-	if len(b.Spans) == 0 {
-		e.groupOf(b.Resource)
-	}
-	dst = growBy(dst, e.finishSizing(b.Scope))
-	for gi := range e.groups {
-		g := &e.groups[gi]
-		dst = e.appendGroupHeader(dst, g, b.Scope)
-		for i := range b.Spans {
-			if single || resourceOf(&b.Spans[i], b) == g.resource {
-				dst = appendLenPrefix(dst, tagOf(fieldScopeXItems, protowire.BytesType), e.itemSizes[i])
-				dst = e.appendSpan(dst, &b.Spans[i])
-			}
-		}
-		dst = e.appendGroupTrailer(dst, g, b.Scope)
-	}
-	return dst
+	return e.appendRequest(dst, len(b.Spans), b.Resource, b.Scope,
+		func(i int) *exporter.Resource { return resourceOf(&b.Spans[i], b) },
+		func(i int) int { return e.sizeSpan(&b.Spans[i]) },
+		func(dst []byte, i int) []byte { return e.appendSpan(dst, &b.Spans[i]) })
 }
 
 // resourceOf is the resource a span is exported with.
