@@ -139,7 +139,7 @@ var configFields = []Field{
 	}},
 
 	{Name: "exporter", Type: "string", OneOf: oneOf(BuiltinExporters...), Extensible: true,
-		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
+		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, kafka (OTLP messages to a Kafka topic: the kafka record), or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
 	{Name: "compression", Type: "string", OneOf: oneOf(CompressionNone, CompressionGzip), EnvVar: "OTEL_EXPORTER_OTLP_COMPRESSION",
@@ -156,6 +156,7 @@ var configFields = []Field{
 	{Name: "spool_dir", Type: "string", Doc: "Directory of the persistent spool. Empty: off (spans live in memory only)."},
 	{Name: "spool_max_bytes", Type: "integer", Between: between(1<<20, maxInt32), Doc: "Spool size cap; beyond it the oldest batches are dropped and counted."},
 	{Name: "static_attributes", Type: "map", Keys: stringType, Values: stringType, Doc: "Attributes added to every span of a request, root and tries (like the zipkin plugin's static_tags); they count towards max_attributes."},
+	kafkaField,
 
 	{Name: "span_name", Type: "string", OneOf: oneOf(SpanNameMethodRoute, SpanNameMethodPath, SpanNameMethod),
 		Doc: "Root span name: method_route (\"GET /users\", the route's path), method_path (the request path: high cardinality) or method."},

@@ -94,8 +94,13 @@ func allowedText(f Field) string {
 	if c.Gt != nil {
 		parts = append(parts, fmt.Sprintf("> %v", number(*c.Gt)))
 	}
-	if c.Match == luaHeaderName {
+	switch c.Match {
+	case luaHeaderName:
 		parts = append(parts, "a header name")
+	case luaBroker:
+		parts = append(parts, "host:port")
+	case luaTopic:
+		parts = append(parts, "a Kafka topic name")
 	}
 	if len(c.MatchNone) > 0 {
 		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))

@@ -33,6 +33,7 @@ func (c *Config) Validate() error {
 			add("file_path", "required when exporter is \"file\"")
 		}
 	}
+	checkKafka(c, add)
 	if (c.TLSClientCertFile == "") != (c.TLSClientKeyFile == "") {
 		add("tls_client_cert_file", "tls_client_cert_file and tls_client_key_file must be set together")
 	}
