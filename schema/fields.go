@@ -108,7 +108,7 @@ var configFields = []Field{
 	{Name: "endpoint", Type: "string", Deprecated: "traces_endpoint", Doc: "Deprecated alias of traces_endpoint (Kong < 3.8)."},
 	{Name: "logs_endpoint", Type: "string", Doc: "Accepted so Kong opentelemetry configs load unchanged; this plugin exports traces only and ignores it."},
 	{Name: "headers", Type: "map", Keys: headerName, Values: stringType, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
-		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged."},
+		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC; not sent to Kafka (use kafka.sasl). Values are never logged."},
 	{Name: "resource_attributes", Type: "map", Keys: stringType, Values: stringType,
 		Doc: "Resource attributes added to every span; service.name defaults to \"kong\"."},
 	{Name: "queue", Type: "record", Required: true, Doc: "Batching, memory bounds and retries (Kong's queue record).", Fields: []Field{
@@ -143,7 +143,7 @@ var configFields = []Field{
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
 	{Name: "compression", Type: "string", OneOf: oneOf(CompressionNone, CompressionGzip), EnvVar: "OTEL_EXPORTER_OTLP_COMPRESSION",
-		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
+		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json; kafka: gzip record batches unless kafka.compression names a codec). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
 	{Name: "tls_verify", Type: "boolean", Doc: "Verify the backend's TLS certificate. Turning it off is logged as a warning."},
 	{Name: "tls_ca_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CERTIFICATE", Doc: "PEM file of CA certificates trusted for the backend (else the system roots)."},
 	{Name: "tls_client_cert_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", Doc: "PEM client certificate for mTLS (with tls_client_key_file)."},
