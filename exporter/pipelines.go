@@ -283,6 +283,9 @@ func pipelineKey(cfg *schema.Config) (string, error) {
 		File               [3]string
 		StdoutFormat       schema.StdoutFormat
 		Spool              [2]string
+		// Only for exporter kafka, so other backends keep their keys (and
+		// their spool files) across this field's introduction.
+		Kafka *schema.Kafka `json:",omitempty"`
 	}{
 		Exporter:           cfg.Exporter,
 		Protocol:           cfg.Protocol,
@@ -296,6 +299,9 @@ func pipelineKey(cfg *schema.Config) (string, error) {
 		File:               [3]string{cfg.FilePath, itoa(cfg.FileMaxBytes), itoa(cfg.FileMaxFiles)},
 		StdoutFormat:       cfg.StdoutFormat,
 		Spool:              [2]string{cfg.SpoolDir, itoa(cfg.SpoolMaxBytes)},
+	}
+	if cfg.Exporter == schema.ExporterKafka {
+		k.Kafka = &cfg.Kafka
 	}
 	b, err := json.Marshal(k) // maps are marshalled with sorted keys: canonical
 	return string(b), err
