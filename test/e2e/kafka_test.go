@@ -90,4 +90,3 @@ func kafkaReceivers(addr string) string {
 	}
 	return b.String()
 }
-

@@ -196,7 +196,7 @@ func TestKafkaSlowBroker(t *testing.T) {
 	p := startPlugin(t, "", config)
 	const phase = 4 * time.Second
 	s := startStream(func() (*kongsim.Sim, *kongsim.Plugin) { return p.sim, p.entity }, streamRate, "kslow",
-		int((4 * phase).Seconds())*streamRate)
+		int((4*phase).Seconds())*streamRate)
 	time.Sleep(phase)
 	const slow, slower = 700 * time.Millisecond, 3500 * time.Millisecond // the attempt is 2.5 s
 	delay.Store(int64(slow))
