@@ -202,6 +202,10 @@ func (run *benchRun) targetRows(rss string) []target {
 	empty, ok2 := run.get("test/bench", "BenchmarkPluginServer/empty", "events/s")
 	add(target{what: "plugin server events/s vs empty", rule: "≥ 0.80", ratio: te / empty, ok: te/empty >= 0.8, known: ok1 && ok2,
 		detail: fmt.Sprintf("%.0f vs %.0f events/s", te, empty)})
+	kEvents, ok1 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-kafka", "events/s")
+	kSpans, ok3 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-kafka", "spans/s")
+	add(target{what: "plugin server into Kafka (events/s vs the OTLP/HTTP server's)", rule: "shown, no target", ratio: kEvents / te,
+		known: ok1 && ok3 && te > 0, info: true, detail: fmt.Sprintf("%.0f spans/s acknowledged by the broker", kSpans)})
 	if m := regexp.MustCompile(`peak ([\d.]+) MB, end [\d.]+ MB, limit ([\d.]+) MB`).FindStringSubmatch(rss); m != nil {
 		peak, _ := strconv.ParseFloat(m[1], 64)
 		limit, _ := strconv.ParseFloat(m[2], 64)
