@@ -2,7 +2,12 @@ package faults
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +238,116 @@ func TestKafkaSlowBroker(t *testing.T) {
 	record(t, "duplicates", "%d (writes that landed after their attempt timed out)", total-unique)
 	record(t, "retries", "%d", c["retries"])
 	record(t, "Kong side", "log event p99 %s, max %s", p99.Round(time.Millisecond), latencies[len(latencies)-1].Round(time.Millisecond))
+}
+
+// pipelineGauges reads the plugin server's /metrics and returns, for the
+// pipeline whose backend label ends with suffix, its metrics by name
+// (trace_exporter_pipeline_ prefix removed; dropped spans by reason as
+// spans_dropped_total/<reason>).
+func pipelineGauges(t *testing.T, metricsAddr, suffix string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	line := regexp.MustCompile(`^trace_exporter_pipeline_(\w+)\{([^}]*)\} (\S+)$`)
+	for _, l := range strings.Split(string(body), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil || !strings.Contains(m[2], suffix+`"`) {
+			continue
+		}
+		name := m[1]
+		if r := regexp.MustCompile(`reason="(\w+)"`).FindStringSubmatch(m[2]); r != nil {
+			name += "/" + r[1]
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[name] = v
+	}
+	if len(out) == 0 {
+		t.Fatalf("no metrics for a pipeline ending in %s:\n%s", suffix, body)
+	}
+	return out
+}
+
+// What a Kong node holds while the broker is down, against the model the
+// README's fleet section computes with: with the spool, every span goes to
+// disk at bytes-per-span × rate × time, so a measured bytes-per-span
+// predicts the spool at any later point; without it, memory holds at most
+// queue.max_entries spans (or queue.max_bytes of them), and the rest is
+// dropped and counted. Two pipelines of one plugin server, broker down from
+// the start, the same traffic into each.
+func TestKafkaOutageBacklogMatchesTheModel(t *testing.T) {
+	metricsAddr := freePort(t)
+	t.Setenv("TRACE_EXPORTER_METRICS_LISTEN", metricsAddr)
+	k := newKafkaBackend(t, kfake.SeedTopics(4, "otlp_spans_mem"))
+	k.broker.Stop()
+	spooled := k.config()
+	spooled["spool_dir"] = shortTempDir(t)
+	inMemory := k.config()
+	inMemory["kafka"] = map[string]any{"brokers": []string{k.broker.Addr()}, "topic": "otlp_spans_mem"}
+	maxEntries := int(inMemory["queue"].(map[string]any)["max_entries"].(int))
+	p := startPlugin(t, "", spooled)
+	mem, err := p.sim.Configure(kongsim.PluginEntity{ID: "3f2a4b1c-0000-4000-8000-00000000fa18", Config: inMemory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const phase = 4 * time.Second
+	events := int(phase.Seconds()) * streamRate
+	run := func(prefix string) int {
+		a := startStream(func() (*kongsim.Sim, *kongsim.Plugin) { return p.sim, p.entity }, streamRate, prefix+"-disk", events)
+		b := startStream(func() (*kongsim.Sim, *kongsim.Plugin) { return p.sim, mem }, streamRate, prefix+"-mem", events)
+		okA, failedA := delivered(a.wait())
+		okB, failedB := delivered(b.wait())
+		if failedA+failedB != 0 || len(okA) != len(okB) {
+			t.Fatalf("log events: %d and %d ok, %d and %d failed", len(okA), len(okB), failedA, failedB)
+		}
+		time.Sleep(300 * time.Millisecond) // the last batch reaches the spool
+		return len(okA) * spansPerRequest
+	}
+
+	sent := run("one")
+	disk := pipelineGauges(t, metricsAddr, "/otlp_spans")
+	memory := pipelineGauges(t, metricsAddr, "/otlp_spans_mem")
+	if disk["spool_spans"] != float64(sent) || memory["queue_spans"] != float64(sent) {
+		t.Fatalf("after %d spans: spool holds %v, memory %v", sent, disk["spool_spans"], memory["queue_spans"])
+	}
+	diskPerSpan := disk["spool_bytes"] / disk["spool_spans"]
+	memPerSpan := memory["queue_bytes"] / memory["queue_spans"]
+
+	sent += run("two")
+	if sent <= maxEntries {
+		t.Fatalf("%d spans do not exceed queue.max_entries %d: the cap is not exercised", sent, maxEntries)
+	}
+	disk = pipelineGauges(t, metricsAddr, "/otlp_spans")
+	memory = pipelineGauges(t, metricsAddr, "/otlp_spans_mem")
+	predicted := float64(sent) * diskPerSpan
+	if got := disk["spool_bytes"]; disk["spool_spans"] != float64(sent) || got < 0.95*predicted || got > 1.05*predicted {
+		t.Errorf("spool: %v spans, %.0f bytes after %d spans; the model predicts %.0f bytes (%.1f bytes/span)", disk["spool_spans"], got, sent, predicted, diskPerSpan)
+	}
+	// Dropped: refused by the full queue, or given up after max_retry_time
+	// (which makes room for newer spans).
+	var dropped float64
+	for name, v := range memory {
+		if strings.HasPrefix(name, "spans_dropped_total/") {
+			dropped += v
+		}
+	}
+	if memory["queue_spans"] != float64(maxEntries) || dropped != float64(sent-maxEntries) || memory["spans_dropped_total/queue_full_entries"] == 0 {
+		t.Errorf("memory: %v spans held, %v dropped (%v by a full queue); want queue.max_entries %d held and %d dropped",
+			memory["queue_spans"], dropped, memory["spans_dropped_total/queue_full_entries"], maxEntries, sent-maxEntries)
+	}
+	if disk["queue_spans"] > 200 {
+		t.Errorf("with the spool, %v spans stay in memory", disk["queue_spans"])
+	}
+	record(t, "bytes per span", "%.0f on disk (spool record, Kong 3.9 request of 2 spans), %.0f in the memory queue's estimate", diskPerSpan, memPerSpan)
+	record(t, "model check", "%d spans at %d/s with the broker down: spool %.0f bytes, predicted %.0f; memory held %d (max_entries) and dropped %.0f",
+		sent, 2*streamRate, disk["spool_bytes"], predicted, maxEntries, dropped)
+
+	if err := k.broker.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	k.waitUnique(t, sent, 60*time.Second)
 }
