@@ -72,8 +72,8 @@ func startKafkaJaeger(t *testing.T, addr string) *jaegertest.Jaeger {
 	return jaegertest.StartOptions(t, jaegertest.Options{Config: path})
 }
 
-// kafkaReceivers is the Jaeger (Collector) kafka receiver configuration
-// the docker fleet uses too, pointed at addr.
+// kafkaReceivers configures Jaeger's (the Collector's) kafka receiver as
+// docker/fleet/jaeger.yml does, once per encoding, pointed at addr.
 func kafkaReceivers(addr string) string {
 	var b strings.Builder
 	for _, r := range []struct{ name, topic, encoding string }{
