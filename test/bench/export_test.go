@@ -60,23 +60,7 @@ func BenchmarkExport(b *testing.B) {
 		sink := newDiscardSink(b)
 		cfg := schema.Defaults()
 		cfg.TracesEndpoint = sink.tracesURL()
-		cfg.Queue.MaxBatchSize = exportBatch
-		cfg.Queue.MaxCoalescingDelay = 60 // a batch leaves when it is full
-		reg := exporter.NewRegistry(exporter.RegistryOptions{})
-		b.Cleanup(func() { _ = reg.ShutdownAll(context.Background()) })
-		h, err := reg.Acquire(&cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, g := range groups {
-				if !h.Enqueue(g) {
-					b.Fatal("queue refused spans")
-				}
-			}
-			sink.await(b)
-		}
+		benchPipeline(b, &cfg, groups, func(*exporter.Handle, uint64) { sink.await(b) })
 		report(b)
 	})
 	b.Run("trace-exporter-kafka", func(b *testing.B) {
@@ -84,25 +68,7 @@ func BenchmarkExport(b *testing.B) {
 		cfg := schema.Defaults()
 		cfg.Exporter = schema.ExporterKafka
 		cfg.Kafka.Brokers = []string{broker.Addr()}
-		cfg.Queue.MaxBatchSize = exportBatch
-		cfg.Queue.MaxCoalescingDelay = 60 // a batch leaves when it is full
-		reg := exporter.NewRegistry(exporter.RegistryOptions{})
-		b.Cleanup(func() { _ = reg.ShutdownAll(context.Background()) })
-		h, err := reg.Acquire(&cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var exported uint64
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, g := range groups {
-				if !h.Enqueue(g) {
-					b.Fatal("queue refused spans")
-				}
-			}
-			exported += exportBatch
-			awaitExported(b, h, exported)
-		}
+		benchPipeline(b, &cfg, groups, func(h *exporter.Handle, enqueued uint64) { awaitExported(b, h, enqueued) })
 		report(b)
 	})
 	b.Run("otel-sdk", func(b *testing.B) {
@@ -139,6 +105,31 @@ func BenchmarkExport(b *testing.B) {
 		}
 		report(b)
 	})
+}
+
+// benchPipeline runs the benchmark loop of a pipeline for cfg: each op
+// enqueues one exportBatch-span batch, request by request, then waits with
+// await (given the spans enqueued so far) until it is exported.
+func benchPipeline(b *testing.B, cfg *schema.Config, groups [][]exporter.Span, await func(h *exporter.Handle, enqueued uint64)) {
+	cfg.Queue.MaxBatchSize = exportBatch
+	cfg.Queue.MaxCoalescingDelay = 60 // a batch leaves when it is full
+	reg := exporter.NewRegistry(exporter.RegistryOptions{})
+	b.Cleanup(func() { _ = reg.ShutdownAll(context.Background()) })
+	h, err := reg.Acquire(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var enqueued uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, g := range groups {
+			if !h.Enqueue(g) {
+				b.Fatal("queue refused spans")
+			}
+		}
+		enqueued += exportBatch
+		await(h, enqueued)
+	}
 }
 
 // awaitExported waits until the pipeline counts n spans exported: the
