@@ -1,6 +1,8 @@
 #!/bin/sh
-# Validates docker/docker-compose.yml without a Docker engine and prints the
+# Validates a compose file (default docker/docker-compose.yml; the fleet's is
+# docker/fleet/docker-compose.yml) without a Docker engine and prints the
 # resolved configuration (YAML) on stdout for test/deploy to inspect.
+#   docker/check-compose.sh [compose-file]
 #
 # Uses Debian's docker-compose (1.29, the Python one): `config` needs no
 # engine and rejects unknown keys, bad types and dependencies on undefined
@@ -11,7 +13,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-file="$here/docker-compose.yml"
+file="${1:-$here/docker-compose.yml}"
 
 if ! command -v docker-compose >/dev/null 2>&1; then
 	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -359,6 +359,9 @@ func pipelineKey(signal string, cfg *schema.Config) (string, error) {
 		File               [3]string
 		StdoutFormat       schema.StdoutFormat
 		Spool              [2]string
+		// Only for exporter kafka, so other backends keep their keys (and
+		// their spool files) across this field's introduction.
+		Kafka *schema.Kafka `json:",omitempty"`
 	}{
 		Exporter:           cfg.Exporter,
 		Protocol:           cfg.Protocol,
@@ -377,6 +380,9 @@ func pipelineKey(signal string, cfg *schema.Config) (string, error) {
 		// Traces keep the key (and so the id and spool file) they had before
 		// pipelines carried other signals.
 		k.Signal = signal
+	}
+	if cfg.Exporter == schema.ExporterKafka {
+		k.Kafka = &cfg.Kafka
 	}
 	b, err := json.Marshal(k) // maps are marshalled with sorted keys: canonical
 	return string(b), err

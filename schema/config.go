@@ -54,6 +54,7 @@ type Config struct {
 	SpoolDir          string            `json:"spool_dir"`
 	SpoolMaxBytes     int               `json:"spool_max_bytes"`
 	StaticAttributes  map[string]string `json:"static_attributes"`
+	Kafka             Kafka             `json:"kafka"`
 
 	// What spans contain (ours).
 	SpanName                SpanName     `json:"span_name"`
@@ -193,7 +194,7 @@ const (
 
 // BuiltinExporters always ship with the plugin, in the order the schema
 // lists them; code may register more (package exporter).
-var BuiltinExporters = []ExporterName{ExporterOTLP, ExporterZipkin, ExporterHTTPJSON, ExporterFile, ExporterStdout}
+var BuiltinExporters = []ExporterName{ExporterOTLP, ExporterZipkin, ExporterHTTPJSON, ExporterFile, ExporterStdout, ExporterKafka}
 
 // Protocol is the OTLP transport and encoding.
 type Protocol string

@@ -38,6 +38,7 @@ func Defaults() Config {
 		FileMaxFiles:  5,
 		StdoutFormat:  StdoutText,
 		SpoolMaxBytes: 256 << 20,
+		Kafka:         defaultKafka(),
 
 		SpanName:     SpanNameMethodRoute,
 		TailSampling: TailSampling{StatusCodeMin: 500},

@@ -174,7 +174,7 @@ var configFields = []Field{
 		{Name: "enable_ai_metrics", Type: "boolean", Since: "3.14", Doc: "gen_ai.*, mcp.* and kong.gen_ai.* metrics of Kong's AI plugins."},
 	}},
 	{Name: "headers", Type: "map", Since: "3.4", Keys: headerName, Values: headerValue, EnvVar: "OTEL_EXPORTER_OTLP_HEADERS",
-		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC. Values are never logged; a value may be a vault reference ({vault://env/OTEL_TOKEN}), resolved by Kong."},
+		Doc: "Headers sent with every export request (backend credentials); gRPC metadata for OTLP/gRPC; not sent to Kafka (use kafka.sasl). Values are never logged; a value may be a vault reference ({vault://env/OTEL_TOKEN}), resolved by Kong."},
 	{Name: "resource_attributes", Type: "map", Since: "3.4", Keys: stringType, Values: resourceValue,
 		Doc: "Resource attributes of every span, over OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (config over environment over defaults: service.name \"kong\", service.instance.id = Kong's node id, service.version = Kong's version). A value may hold templates (Kong 3.10+), rendered per request: $(headers.NAME) or $(headers[\"x-name\"]), $(query_params.NAME), $(uri_captures.NAME) or $(uri_captures[N]), $(shared.NAME), $(kong.route.id|name), $(kong.service.id|name), $(kong.consumer.id|username|custom_id), also written ${...}. Other variables and Lua expressions are refused."},
 	{Name: "queue", Type: "record", Since: "3.4", Required: true, Doc: "Batching, memory bounds and retries (Kong's queue record).", Fields: []Field{
@@ -216,11 +216,11 @@ var configFields = []Field{
 
 	// Backend selection and transport (ours).
 	{Name: "exporter", Type: "string", OneOf: oneOf(BuiltinExporters...), Extensible: true,
-		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
+		Doc: "Backend: otlp, zipkin (v2 JSON), http_json (plain JSON array webhook), file (NDJSON of OTLP/JSON), stdout, kafka (OTLP messages to a Kafka topic: the kafka record), or a backend registered in code (exporter.Register), which the allowed values of this binary's schema then list."},
 	{Name: "protocol", Type: "string", OneOf: oneOf(ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC), EnvVar: "OTEL_EXPORTER_OTLP_PROTOCOL",
 		Doc: "OTLP transport: http/protobuf, http/json or grpc."},
 	{Name: "compression", Type: "string", OneOf: oneOf(CompressionNone, CompressionGzip), EnvVar: "OTEL_EXPORTER_OTLP_COMPRESSION",
-		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
+		Doc: "Request body compression for every network backend (otlp over HTTP or gRPC, zipkin, http_json; kafka: gzip record batches unless kafka.compression names a codec). none by default (the OTLP default; most Kong deployments send to a collector next to them); gzip for remote backends."},
 	{Name: "tls_verify", Type: "boolean", Doc: "Verify the backend's TLS certificate. Turning it off is logged as a warning."},
 	{Name: "tls_ca_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CERTIFICATE", Doc: "PEM file of CA certificates trusted for the backend (else the system roots)."},
 	{Name: "tls_client_cert_file", Type: "string", EnvVar: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", Doc: "PEM client certificate for mTLS; set together with tls_client_key_file."},
@@ -233,6 +233,7 @@ var configFields = []Field{
 	{Name: "spool_dir", Type: "string", Doc: "Directory of the persistent spool. Leave it out to keep spans in memory only (Kong refuses an empty string)."},
 	{Name: "spool_max_bytes", Type: "integer", Between: between(1<<20, maxInt32), Doc: "Spool size cap; beyond it the oldest batches are dropped and counted."},
 	{Name: "static_attributes", Type: "map", Keys: stringType, Values: stringType, Doc: "Attributes added to every span of a request, root and tries (like the zipkin plugin's static_tags); they count towards max_attributes."},
+	kafkaField,
 
 	// What spans contain (ours).
 	{Name: "span_name", Type: "string", OneOf: oneOf(SpanNameMethodRoute, SpanNameMethodPath, SpanNameMethod),

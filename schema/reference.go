@@ -231,6 +231,10 @@ func allowedText(f Field) string {
 		parts = append(parts, "upper-case letters")
 	case c.Match == luaPathPrefix:
 		parts = append(parts, "starts with /")
+	case c.Match == luaBroker:
+		parts = append(parts, "host:port")
+	case c.Match == luaTopic:
+		parts = append(parts, "a Kafka topic name")
 	}
 	if len(c.MatchNone) > 0 && c.goCheck != nil && c.Match == luaHeaderName {
 		parts = append(parts, "not "+strings.Join(AlwaysRedactedHeaders, ", "))

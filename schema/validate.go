@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 	checkTree(configFields, reflect.ValueOf(c).Elem(), "", add)
 	checkCrossField(c, add)
 	checkSampling(c, add)
+	checkKafka(c, add)
 	if len(errs) == 0 {
 		return nil
 	}

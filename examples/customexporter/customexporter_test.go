@@ -135,7 +135,7 @@ func TestKongSchemaListsTheRegisteredExporter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(js), `"exporter":{"default":"otlp","one_of":["otlp","zipkin","http_json","file","stdout","ndjson"]`) {
+	if !strings.Contains(string(js), `"exporter":{"default":"otlp","one_of":["otlp","zipkin","http_json","file","stdout","kafka","ndjson"]`) {
 		t.Errorf("exporter field in the dumped schema: %s", js[strings.Index(string(js), `"exporter"`):][:120])
 	}
 }

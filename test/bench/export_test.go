@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/schema"
+	"github.com/trace-exporter/trace-exporter/test/kafkatest"
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
 )
 
@@ -34,6 +36,11 @@ const exportBatch = 512
 //     max_batch_size 512, whose batcher cuts the batch, encodes it with the
 //     protowire encoder and POSTs it (OTLP/HTTP protobuf, keep-alive, no
 //     gzip);
+//   - trace-exporter-kafka: the same pipeline with exporter kafka
+//     (defaults: a message per trace keyed by its id, otlp_proto, acks
+//     -1, no compression) into an in-process Kafka broker (kfake, 8
+//     partitions, records acknowledged and discarded), until the pipeline
+//     counts the batch exported;
 //   - otel-sdk: the same spans as SDK ReadOnlySpans into a
 //     BatchSpanProcessor (512 per batch), exported by otlptracehttp to the
 //     same sink;
@@ -53,23 +60,15 @@ func BenchmarkExport(b *testing.B) {
 		sink := newDiscardSink(b)
 		cfg := schema.Defaults()
 		cfg.TracesEndpoint = sink.tracesURL()
-		cfg.Queue.MaxBatchSize = exportBatch
-		cfg.Queue.MaxCoalescingDelay = 60 // a batch leaves when it is full
-		reg := exporter.NewRegistry(exporter.RegistryOptions{})
-		b.Cleanup(func() { _ = reg.ShutdownAll(context.Background()) })
-		h, err := reg.Acquire(&cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, g := range groups {
-				if !h.Enqueue(g) {
-					b.Fatal("queue refused spans")
-				}
-			}
-			sink.await(b)
-		}
+		benchPipeline(b, &cfg, groups, func(*exporter.Handle, uint64) { sink.await(b) })
+		report(b)
+	})
+	b.Run("trace-exporter-kafka", func(b *testing.B) {
+		broker := kafkatest.Start(b, kfake.SeedTopics(8, "otlp_spans"), kfake.BlackholeProduce())
+		cfg := schema.Defaults()
+		cfg.Exporter = schema.ExporterKafka
+		cfg.Kafka.Brokers = []string{broker.Addr()}
+		benchPipeline(b, &cfg, groups, func(h *exporter.Handle, enqueued uint64) { awaitExported(b, h, enqueued) })
 		report(b)
 	})
 	b.Run("otel-sdk", func(b *testing.B) {
@@ -106,6 +105,43 @@ func BenchmarkExport(b *testing.B) {
 		}
 		report(b)
 	})
+}
+
+// benchPipeline runs the benchmark loop of a pipeline for cfg: each op
+// enqueues one exportBatch-span batch, request by request, then waits with
+// await (given the spans enqueued so far) until it is exported.
+func benchPipeline(b *testing.B, cfg *schema.Config, groups [][]exporter.Span, await func(h *exporter.Handle, enqueued uint64)) {
+	cfg.Queue.MaxBatchSize = exportBatch
+	cfg.Queue.MaxCoalescingDelay = 60 // a batch leaves when it is full
+	reg := exporter.NewRegistry(exporter.RegistryOptions{})
+	b.Cleanup(func() { _ = reg.ShutdownAll(context.Background()) })
+	h, err := reg.Acquire(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var enqueued uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, g := range groups {
+			if !h.Enqueue(g) {
+				b.Fatal("queue refused spans")
+			}
+		}
+		enqueued += exportBatch
+		await(h, enqueued)
+	}
+}
+
+// awaitExported waits until the pipeline counts n spans exported: the
+// brokers acknowledged them.
+func awaitExported(tb testing.TB, h *exporter.Handle, n uint64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Stats().Exported < n {
+		if s := h.Stats(); s.DroppedTotal() > 0 || time.Now().After(deadline) {
+			tb.Fatalf("%d of %d spans exported: %+v", s.Exported, n, s)
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
 }
 
 // await waits for the next request at the sink.

@@ -84,6 +84,12 @@ func newSim(tb testing.TB, binary string) *kongsim.Sim {
 // trace-exporter next to the empty plugin, the floor of any Go plugin that
 // reads serialize. Besides events/s it reports the plugin server's own CPU
 // time per event (the emulator's is not in it).
+//
+// trace-exporter-kafka is the same plugin server exporting to an in-process
+// Kafka broker (kfake, records acknowledged and discarded), each request a
+// trace of its own (the payload without the access phase's hand-off): the
+// timer runs until the broker has acknowledged every span, and spans/s is
+// what one plugin server produces into Kafka.
 func BenchmarkPluginServer(b *testing.B) {
 	teBin, emptyBin := pluginBinaries(b)
 	sink := newDiscardSink(b)
@@ -94,10 +100,21 @@ func BenchmarkPluginServer(b *testing.B) {
 	}{
 		{"trace-exporter", teBin, map[string]any{"traces_endpoint": sink.tracesURL()}},
 		{"empty", emptyBin, map[string]any{"mode": "plain"}},
+		{"trace-exporter-kafka", teBin, nil},
 	} {
 		b.Run(impl.name, func(b *testing.B) {
+			payload, config := payload, impl.config
+			var acked *producedSpans
+			if config == nil {
+				payload = []byte(kafkaPayload(b))
+				acked = countProducedSpans(b)
+				// A short coalescing delay: the last, partial batch must not
+				// hold the timer for the default second.
+				config = map[string]any{"exporter": "kafka", "kafka": map[string]any{"brokers": []string{acked.addr}},
+					"queue": map[string]any{"max_coalescing_delay": 0.01}}
+			}
 			s := newSim(b, impl.binary)
-			p, err := s.Configure(kongsim.PluginEntity{Config: impl.config})
+			p, err := s.Configure(kongsim.PluginEntity{Config: config})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -117,8 +134,14 @@ func BenchmarkPluginServer(b *testing.B) {
 					}
 				}
 			})
+			if acked != nil {
+				acked.await(b, int64(spansPerEvent(b, payload))*int64(b.N+1))
+			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			if acked != nil {
+				b.ReportMetric(float64(spansPerEvent(b, payload)*b.N)/b.Elapsed().Seconds(), "spans/s")
+			}
 			// CPU the plugin server process spent per event (the emulator's
 			// share is not in it): the plugin's own cost, less noisy than
 			// throughput on a shared machine.

@@ -17,8 +17,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var composeOnce struct {
-	sync.Once
+// composeResults caches each compose file's validation (one
+// docker-compose run per file and test binary).
+var composeResults struct {
+	sync.Mutex
+	byFile map[string]*composeResult
+}
+
+type composeResult struct {
+	once     sync.Once
 	resolved map[string]any
 	err      error
 }
@@ -28,22 +35,38 @@ var composeOnce struct {
 // resolved configuration it prints: relative paths made absolute, ports and
 // defaults normalized.
 func resolvedCompose(t *testing.T) map[string]any {
+	return resolvedComposeFile(t, "docker/docker-compose.yml")
+}
+
+// resolvedComposeFile is resolvedCompose for the compose file at rel.
+func resolvedComposeFile(t *testing.T, rel string) map[string]any {
 	t.Helper()
-	composeOnce.Do(func() {
+	composeResults.Lock()
+	if composeResults.byFile == nil {
+		composeResults.byFile = map[string]*composeResult{}
+	}
+	r := composeResults.byFile[rel]
+	if r == nil {
+		r = &composeResult{}
+		composeResults.byFile[rel] = r
+	}
+	composeResults.Unlock()
+	r.once.Do(func() {
 		// apt-get may have to fetch package lists first on a fresh machine.
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
-		out, err := runCommand(ctx, "", nil, filepath.Join(repoRoot(t), "docker", "check-compose.sh"))
+		root := repoRoot(t)
+		out, err := runCommand(ctx, "", nil, filepath.Join(root, "docker", "check-compose.sh"), filepath.Join(root, rel))
 		if err != nil {
-			composeOnce.err = fmt.Errorf("docker-compose refused docker/docker-compose.yml (or could not run): %w", err)
+			r.err = fmt.Errorf("docker-compose refused %s (or could not run): %w", rel, err)
 			return
 		}
-		composeOnce.err = yaml.Unmarshal(out, &composeOnce.resolved)
+		r.err = yaml.Unmarshal(out, &r.resolved)
 	})
-	if composeOnce.err != nil {
-		t.Fatal(composeOnce.err)
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	return composeOnce.resolved
+	return r.resolved
 }
 
 func composeService(t *testing.T, name string) map[string]any {
@@ -275,8 +298,17 @@ func TestComposeJaeger(t *testing.T) {
 // jaegerListeners returns docker/jaeger.yml's listeners (dotted config path
 // of the endpoint's parent → port).
 func jaegerListeners(t *testing.T) map[string]string {
+	return listenersOf(t, "docker/jaeger.yml", "JAEGER_LISTEN_HOST")
+}
+
+// listenersOf returns the listeners of the collector config at rel, each
+// of which must be written ${env:<hostVar>:-127.0.0.1}:<port> (loopback
+// unless the container sets hostVar); endpoints of other shapes (exporter
+// destinations) are not listeners and are skipped.
+func listenersOf(t *testing.T, rel, hostVar string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
+	prefix := "${env:" + hostVar + ":-127.0.0.1}:"
 	var walk func(v any, path string)
 	walk = func(v any, path string) {
 		m, ok := v.(map[string]any)
@@ -284,11 +316,11 @@ func jaegerListeners(t *testing.T) map[string]string {
 			return
 		}
 		for k, e := range m {
-			if k == "endpoint" {
+			if k == "endpoint" && (strings.HasPrefix(path, "receivers.") || strings.HasPrefix(path, "extensions.")) {
 				s := asString(t, e, path+".endpoint")
-				port, ok := strings.CutPrefix(s, "${env:JAEGER_LISTEN_HOST:-127.0.0.1}:")
+				port, ok := strings.CutPrefix(s, prefix)
 				if _, err := strconv.Atoi(port); !ok || err != nil {
-					t.Errorf("docker/jaeger.yml %s.endpoint %q: want ${env:JAEGER_LISTEN_HOST:-127.0.0.1}:<port>", path, s)
+					t.Errorf("%s %s.endpoint %q: want %s<port>", rel, path, s, prefix)
 				}
 				out[path] = port
 				continue
@@ -296,7 +328,7 @@ func jaegerListeners(t *testing.T) map[string]string {
 			walk(e, strings.TrimPrefix(path+"."+k, "."))
 		}
 	}
-	walk(readYAML(t, "docker/jaeger.yml"), "")
+	walk(readYAML(t, rel), "")
 	return out
 }
 

@@ -43,8 +43,17 @@ func jaegerBinary(t *testing.T) string {
 // ports by listener (see jaegerListeners).
 func startComposeJaeger(t *testing.T) (*process, map[string]int) {
 	t.Helper()
+	return startJaegerConfig(t, "docker/jaeger.yml", "JAEGER_LISTEN_HOST", nil)
+}
+
+// startJaegerConfig runs the real Jaeger binary with the collector config
+// at rel, whose listeners are written ${env:<hostVar>:-127.0.0.1}:<port>,
+// each moved to a free loopback port, with env and extra --set args; it
+// waits for the health extension and returns the ports by listener.
+func startJaegerConfig(t *testing.T, rel, hostVar string, env []string, args ...string) (*process, map[string]int) {
+	t.Helper()
 	bin := jaegerBinary(t)
-	listeners := jaegerListeners(t)
+	listeners := listenersOf(t, rel, hostVar)
 	paths := make([]string, 0, len(listeners))
 	for p := range listeners {
 		paths = append(paths, p)
@@ -52,20 +61,21 @@ func startComposeJaeger(t *testing.T) (*process, map[string]int) {
 	sort.Strings(paths)
 	for attempt := 1; ; attempt++ {
 		ports := map[string]int{}
-		args := []string{bin, "--config=" + filepath.Join(repoRoot(t), "docker", "jaeger.yml")}
+		argv := []string{bin, "--config=" + filepath.Join(repoRoot(t), rel)}
 		for _, p := range paths {
 			ports[p] = testutil.FreePort(t)
-			args = append(args, fmt.Sprintf("--set=%s.endpoint=127.0.0.1:%d", p, ports[p]))
+			argv = append(argv, fmt.Sprintf("--set=%s.endpoint=127.0.0.1:%d", p, ports[p]))
 		}
+		argv = append(argv, args...)
 		// Anything not moved stays on loopback.
-		j := startProcess(t, []string{"JAEGER_LISTEN_HOST=127.0.0.1"}, args...)
+		j := startProcess(t, append([]string{hostVar + "=127.0.0.1"}, env...), argv...)
 		err := waitHTTP(j, fmt.Sprintf("http://127.0.0.1:%d/status", ports["extensions.healthcheckv2.http"]), 30*time.Second)
 		if err == nil {
 			return j, ports
 		}
 		_ = j.stop(t, 10*time.Second)
 		if attempt == 3 || !strings.Contains(j.out.String(), "address already in use") {
-			t.Fatalf("Jaeger with docker/jaeger.yml did not become healthy: %v\n%s", err, j.out)
+			t.Fatalf("Jaeger with %s did not become healthy: %v\n%s", rel, err, j.out)
 		}
 	}
 }

@@ -26,14 +26,28 @@ type traceEnv struct {
 }
 
 func startTraceEnv(t *testing.T, version string, j *jaegertest.Jaeger) *traceEnv {
+	return startTraceEnvTo(t, version, j, map[string]any{"traces_endpoint": j.OTLPHTTPURL()})
+}
+
+// startTraceEnvTo is startTraceEnv with the plugin exporting through
+// backend (the config fields that select and address it) to a pipeline
+// that ends in Jaeger j.
+func startTraceEnvTo(t *testing.T, version string, j *jaegertest.Jaeger, backend map[string]any) *traceEnv {
 	e := &traceEnv{version: version, j: j, up: harness.StartUpstream(t, harness.UpstreamOptions{}),
 		service: uniqueService("e2e-kong-" + version), refused: harness.RefusedPort(t)}
-	cfg := pluginConfig(j.OTLPHTTPURL(), e.service, map[string]any{
+	extra := map[string]any{
 		"http_response_header_for_traceid": "x-trace-id",
 		// Capturing works (x-test-id shows up), and the credential headers
 		// cannot be captured at all (the plugin refuses such a config).
 		"capture_request_headers": []string{"x-test-id", "user-agent"},
-	})
+	}
+	for k, v := range backend {
+		extra[k] = v
+	}
+	cfg := pluginConfig("", e.service, extra)
+	if cfg["traces_endpoint"] == "" {
+		delete(cfg, "traces_endpoint")
+	}
 	e.gw = harness.StartGateway(t, harness.GatewayOptions{KongVersion: version, Config: map[string]any{
 		"services": []any{
 			map[string]any{"name": "echo", "url": e.up.URL() + "/base", "routes": []any{

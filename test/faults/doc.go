@@ -1,8 +1,10 @@
 // Package faults is the plugin's fault suite: the real plugin binary under
 // the Kong emulator (test/kongsim), fed a steady stream of log events over
-// its unix socket, exporting to real OTLP/HTTP receivers (test/otlpsink) on
-// loopback while the tests break things: the backend goes down, throttles,
-// refuses, hangs or resets; the plugin server is killed or reloaded.
+// its unix socket, exporting to real OTLP/HTTP receivers (test/otlpsink) or
+// to an in-process Kafka broker (test/kafkatest) on loopback while the
+// tests break things: the backend goes down, throttles, refuses, hangs or
+// resets, the broker stops or answers late; the plugin server is killed or
+// reloaded.
 //
 // Every test is bounded in time and request count and stops by itself.
 // Each one asserts what must hold (no span lost with the spool on; every

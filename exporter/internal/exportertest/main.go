@@ -29,3 +29,20 @@ func Main(m *testing.M) {
 	}
 	os.Exit(0)
 }
+
+// MainIgnoring is Main with goroutines the leak check ignores: those a
+// third-party test double leaves behind after it is closed.
+func MainIgnoring(m *testing.M, ignore ...goleak.Option) {
+	flag.Parse()
+	if !testing.Verbose() {
+		slog.SetDefault(slog.New(slog.DiscardHandler))
+	}
+	if code := m.Run(); code != 0 {
+		os.Exit(code)
+	}
+	if err := goleak.Find(append(ignore, goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))...); err != nil {
+		os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
