@@ -62,6 +62,7 @@ func main() {
 	// Every instance go-pdk starts shares one environment: the pipelines
 	// (flushed on SIGTERM) and the counters /metrics reads.
 	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	env.LogOnly = plugin.IsLogOnly(pluginName())
 	startMetrics(env)
 	go flushOnSignal(env.Pipelines, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
@@ -114,7 +115,7 @@ func writeDump(w *os.File) error {
 		"SocketPath": filepath.Join(prefix, name+".socket"),
 		"Plugins": []any{map[string]any{
 			"Name":     name,
-			"Phases":   plugin.Phases(),
+			"Phases":   plugin.Phases(name),
 			"Version":  plugin.Version,
 			"Priority": plugin.Priority,
 			"Schema":   schema.KongSchema(name, exporter.Names()),

@@ -19,6 +19,10 @@ type Env struct {
 	Stats      *Stats
 	Processors *exporter.ProcessorStats // what span processors dropped
 	Sampling   *sampling.Process        // remote strategy pollers, token buckets, their counters
+	// LogOnly: Kong sends this process no access event (the plugin is
+	// installed under its log-only name): every log event reads serialize
+	// at once, no hand-off to probe for.
+	LogOnly bool
 
 	// node is the Kong node the plugin server serves, learned once per
 	// process (node.go) for the spans' resource.
