@@ -157,7 +157,8 @@ func BenchmarkPluginServer(b *testing.B) {
 // on the route (the cost of any external plugin: an access and a log event
 // over the socket, serialize) and with trace-exporter on the route (default
 // config: 3 PDK calls in access, serialize in log; exporting to a
-// discarding OTLP receiver).
+// discarding OTLP receiver) and installed as trace-exporter-log (no access
+// event: serialize in log only).
 // Reports requests/s and the p50 and p99 latency seen by the clients. The
 // run is bounded by the benchmark's count (b.N requests) and every request
 // by a 5 s timeout.
@@ -169,10 +170,15 @@ func BenchmarkGatewayLoad(b *testing.B) {
 	}))
 	b.Cleanup(upstream.Close)
 	teBin, emptyBin := pluginBinaries(b)
+	logOnlyBin := testutil.LogOnlyPluginBinary(b)
+	onRoute := func(plugin, config string) string {
+		return "        plugins:\n          - name: " + plugin + "\n            config:\n              " + config + "\n"
+	}
 	for _, run := range []struct{ name, binary, plugin string }{
 		{"plugin-off", teBin, ""},
-		{"empty-plugin", emptyBin, "        plugins:\n          - name: empty\n            config:\n              mode: plain\n"},
-		{"plugin-on", teBin, "        plugins:\n          - name: trace-exporter\n            config:\n              traces_endpoint: " + sink.tracesURL() + "\n"},
+		{"empty-plugin", emptyBin, onRoute("empty", "mode: plain")},
+		{"plugin-on", teBin, onRoute("trace-exporter", "traces_endpoint: "+sink.tracesURL())},
+		{"plugin-on-log-only", logOnlyBin, onRoute("trace-exporter-log", "traces_endpoint: "+sink.tracesURL())},
 	} {
 		b.Run(run.name, func(b *testing.B) {
 			yml := fmt.Sprintf("_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: %s\n    routes:\n      - name: echo-route\n        paths: [/echo]\n", upstream.URL)

@@ -1,39 +1,15 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trace-exporter/trace-exporter/test/harness"
 	"github.com/trace-exporter/trace-exporter/test/otlpsink"
+	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
-
-// logOnlyBinary is the plugin binary installed under its log-only name.
-func logOnlyBinary(t *testing.T) string {
-	t.Helper()
-	src, err := os.Open(harness.PluginBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(t.TempDir(), "trace-exporter-log")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // The same binary installed as trace-exporter-log declares only the log
 // phase: Kong sends it no access event, every request costs one
@@ -44,7 +20,7 @@ func TestLogOnlyPlugin(t *testing.T) {
 	up := harness.StartUpstream(t, harness.UpstreamOptions{})
 	cfg := pluginConfig(sink.TracesURL(), uniqueService("e2e-logonly"), map[string]any{"sampling_rate": 1})
 	gw := harness.StartGateway(t, harness.GatewayOptions{
-		Binary: logOnlyBinary(t),
+		Binary: testutil.LogOnlyPluginBinary(t),
 		Config: map[string]any{
 			"services": []any{map[string]any{"name": "echo", "url": up.URL(), "routes": []any{
 				map[string]any{"name": "echo", "paths": []string{"/echo"},

@@ -138,3 +138,24 @@ func Main(m *testing.M) int {
 	Cleanup()
 	return code
 }
+
+// LogOnlyPluginBinary returns the plugin binary installed under its log-only
+// name (trace-exporter-log) in a directory of the test's own: the same
+// binary, which then declares only the log phase to Kong.
+func LogOnlyPluginBinary(tb testing.TB) string {
+	tb.Helper()
+	src := PluginBinary(tb)
+	dst := filepath.Join(tb.TempDir(), PluginName+"-log")
+	if os.Link(src, dst) == nil {
+		return dst
+	}
+	// Another file system: copy.
+	b, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
+}
