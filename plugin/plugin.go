@@ -70,13 +70,13 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 // Access runs in Kong's access phase with the live request.
 func (p *Plugin) Access(kong *pdk.PDK) {
 	defer p.recoverHandler("access")
-	p.rt.access(kong.Log.PdkBridge)
+	p.rt.access(newKongCaller(kong.Log.PdkBridge))
 }
 
 // Log runs in Kong's log timer, after the response, against saved data.
 func (p *Plugin) Log(kong *pdk.PDK) {
 	defer p.recoverHandler("log")
-	p.rt.log(kong.Log.PdkBridge)
+	p.rt.log(newKongCaller(kong.Log.PdkBridge))
 }
 
 // LogOnlySuffix ends the name of the log-only plugin: the same binary
