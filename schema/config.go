@@ -303,15 +303,6 @@ func (q *Queue) MaxRetry() time.Duration { return seconds(q.MaxRetryDelay) }
 // BreakerCooldownDuration converts breaker_cooldown (s).
 func (q *Queue) BreakerCooldownDuration() time.Duration { return seconds(q.BreakerCooldown) }
 
-// AccessLogsURL is the effective access log endpoint: access_logs.endpoint,
-// else the 3.13 spelling access_logs_endpoint.
-func (c *Config) AccessLogsURL() string {
-	if c.AccessLogs.Endpoint != "" {
-		return c.AccessLogs.Endpoint
-	}
-	return c.AccessLogsEndpoint
-}
-
 // RetryBudget converts max_retry_time (s).
 func (q *Queue) RetryBudget() time.Duration { return seconds(q.MaxRetryTime) }
 
