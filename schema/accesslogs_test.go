@@ -60,7 +60,7 @@ func TestAccessLogsDestination(t *testing.T) {
 			config: `{` + traces + `,"access_logs":{"enabled":true}}`, exporter: ExporterOTLP, protocol: ProtocolGRPC, url: "l:4317",
 			headers: map[string]string{"x-logs": "1"}},
 		{name: "config over logs variables", env: map[string]string{"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x-logs=1"},
-			config: `{` + traces + `,"protocol":"http/json","headers":{"x-config":"1"},"access_logs":{"endpoint":"http://c:4318/v1/logs"}}`,
+			config:   `{` + traces + `,"protocol":"http/json","headers":{"x-config":"1"},"access_logs":{"endpoint":"http://c:4318/v1/logs"}}`,
 			exporter: ExporterOTLP, protocol: ProtocolHTTPJSON, url: "http://c:4318/v1/logs", headers: map[string]string{"x-config": "1"},
 			field: "access_logs.endpoint"},
 		{name: "generic variables", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-all=1"},
