@@ -74,8 +74,8 @@ func TestLogRecordsOneMessagePerTraceOnTheLogsTopic(t *testing.T) {
 				return exportertest.LogsToOTLP(&exporter.LogBatch{Resource: exporter.NewResource(dest), Scope: exporter.NewScope(), Records: rs})
 			}
 			for key, w := range map[string]*collogspb.ExportLogsServiceRequest{
-				hex.EncodeToString(a.TraceID[:]):  want(a, second),
-				hex.EncodeToString(bb.TraceID[:]): want(bb),
+				hex.EncodeToString(a.TraceID[:]):   want(a, second),
+				hex.EncodeToString(bb.TraceID[:]):  want(bb),
 				"00000000000000000000000000000000": want(rich.Records[2]),
 			} {
 				if got := byKey[key]; !proto.Equal(got, w) {
