@@ -55,6 +55,11 @@ func (rt *runtime) startAccessLogs() error {
 	if dest == nil {
 		return nil
 	}
+	if cfg.AccessLogs.SamplingRate <= 0 {
+		// No record would be written: the request path stays as without.
+		slog.Info("access logs off: access_logs.sampling_rate is 0")
+		return nil
+	}
 	// The pipeline's resource is what every record's resource has (the
 	// environment's and the static attributes); records carry their own.
 	shared := *dest
