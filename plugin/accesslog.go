@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/trace-exporter/trace-exporter/exporter"
 	"github.com/trace-exporter/trace-exporter/plugin/sampling"
+	"github.com/trace-exporter/trace-exporter/schema"
 )
 
 // accessLogger writes an instance's access log: one OTLP log record per
@@ -66,7 +68,7 @@ func (rt *runtime) startAccessLogs() error {
 	shared.ResourceAttributes = rt.resources.pipelineAttributes()
 	pipe, err := rt.env.Pipelines.AcquireLogs(&shared)
 	if err != nil {
-		return fmt.Errorf("access logs: %w", err)
+		return fmt.Errorf("access logs: %w", renameDestinationField(err, cfg))
 	}
 	procs, err := exporter.NewLogProcessors(cfg, &rt.stats.AccessLogs.Processors)
 	if err != nil {
@@ -80,6 +82,33 @@ func (rt *runtime) startAccessLogs() error {
 	rt.accessLog = l
 	slog.Info("access logs on", "destination", pipe.Name(), "sampling_rate", cfg.AccessLogs.SamplingRate)
 	return nil
+}
+
+// renameDestinationField names, in a backend's refusal of the access log
+// destination, the field the user wrote: the backend read the copy's
+// traces_endpoint, file_path or kafka.topic.
+func renameDestinationField(err error, cfg *schema.Config) error {
+	var fe *schema.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	field := fe.Field
+	switch {
+	case field == "traces_endpoint" || field == "endpoint":
+		if f := cfg.AccessLogsEndpointField(); f != "" {
+			field = f
+		} else {
+			field = "access_logs.endpoint"
+		}
+	case field == "file_path" && cfg.AccessLogs.FilePath != "":
+		field = "access_logs.file_path"
+	case field == "kafka.topic":
+		field = "kafka.logs_topic"
+	}
+	if field == fe.Field {
+		return err
+	}
+	return &schema.FieldError{Field: field, Reason: fe.Reason}
 }
 
 // keepHeaders makes the parser keep these headers too. The span processors

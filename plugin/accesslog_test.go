@@ -14,6 +14,7 @@ import (
 	"time"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
@@ -476,5 +477,53 @@ func TestAccessLogsToFile(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].GetBody().GetStringValue() != "POST /flaky 200 12ms" {
 		t.Fatalf("records %v", got)
+	}
+}
+
+// A destination the backend refuses is reported under the field the user
+// wrote, not the copy's.
+func TestAccessLogDestinationRefusedNamesTheField(t *testing.T) {
+	p := New().(*Plugin)
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "access.ndjson")
+	cfg := fmt.Sprintf(`{"exporter":"file","file_path":%q,"access_logs":{"enabled":true,"file_path":%q}}`,
+		filepath.Join(t.TempDir(), "spans.ndjson"), missing)
+	err := json.Unmarshal([]byte(cfg), p)
+	if err == nil || !strings.Contains(err.Error(), "config.access_logs.file_path") {
+		t.Fatalf("error %v, want one naming access_logs.file_path", err)
+	}
+}
+
+// Without access_logs.file_path, records and spans share file_path, each
+// request a line of its own kind.
+func TestAccessLogsShareTheSpansFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "otlp.ndjson")
+	p := New().(*Plugin)
+	cfg := fmt.Sprintf(`{"exporter":"file","file_path":%q,"queue":{"max_coalescing_delay":0.01},"access_logs":{"enabled":true}}`, path)
+	if err := json.Unmarshal([]byte(cfg), p); err != nil {
+		t.Fatal(err)
+	}
+	newFakeKong(t, "3.9-retried.json", nil).run(p)
+	var spans, records int
+	deadline := time.Now().Add(5 * time.Second)
+	for (spans == 0 || records == 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		raw, _ := os.ReadFile(path)
+		spans, records = 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var tr coltracepb.ExportTraceServiceRequest
+			var lr collogspb.ExportLogsServiceRequest
+			switch {
+			case line == "":
+			case strings.HasPrefix(line, `{"resourceSpans"`) && otlpsink.UnmarshalJSON([]byte(line), &tr) == nil:
+				spans += len(tr.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans())
+			case strings.HasPrefix(line, `{"resourceLogs"`) && otlpsink.UnmarshalJSON([]byte(line), &lr) == nil:
+				records += len(lr.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords())
+			default:
+				t.Fatalf("line %q is neither", line)
+			}
+		}
+	}
+	if spans != 3 || records != 1 {
+		t.Fatalf("%d spans and %d records in %s", spans, records, path)
 	}
 }
