@@ -119,11 +119,11 @@ func (rt *runtime) keepHeaders(request, response []string) {
 	for _, h := range request {
 		if !slices.Contains(rt.wants.captureRequest, h) {
 			if !added && rt.procs != nil && rt.procHeaders == nil {
-				rt.procHeaders, _ = rt.procs.Headers()
-				rt.procHeaders = slices.Clone(rt.procHeaders)
+				spanHeaders, _ := rt.procs.Headers()
+				rt.procHeaders = append([]string{}, spanHeaders...) // non-nil: none is none
 			}
 			added = true
-			// Cloned first: the slice may be a processor chain's own.
+			// Clipped, so append copies: the slice may be a processor chain's own.
 			rt.wants.captureRequest = append(slices.Clip(rt.wants.captureRequest), h)
 		}
 	}
