@@ -17,10 +17,25 @@ type headerCapture struct {
 }
 
 func newHeaderCapture(cfg *schema.Config) (SpanProcessor, error) {
+	if p := headerCaptureOf(cfg); p != nil {
+		return p, nil
+	}
+	return nil, nil
+}
+
+func newLogHeaderCapture(cfg *schema.Config) (LogProcessor, error) {
+	if p := headerCaptureOf(cfg); p != nil {
+		return p, nil
+	}
+	return nil, nil
+}
+
+// headerCaptureOf is nil when the config captures no header.
+func headerCaptureOf(cfg *schema.Config) *headerCapture {
 	request := appendReadable(nil, cfg.CaptureRequestHeaders, cfg.RedactHeaders)
 	response := appendReadable(nil, cfg.CaptureResponseHeaders, cfg.RedactHeaders)
 	if len(request) == 0 && len(response) == 0 {
-		return nil, nil
+		return nil
 	}
 	p := &headerCapture{request: request, response: response}
 	for _, n := range request {
@@ -29,27 +44,37 @@ func newHeaderCapture(cfg *schema.Config) (SpanProcessor, error) {
 	for _, n := range response {
 		p.responseKeys = append(p.responseKeys, "http.response.header."+n)
 	}
-	return p, nil
+	return p
 }
 
 func (p *headerCapture) HeadersRead() (request, response []string) { return p.request, p.response }
 
 func (p *headerCapture) Process(spans []Span, req *Request) []Span {
-	root := serverSpan(spans)
-	if root == nil {
-		return spans
+	if root := serverSpan(spans); root != nil {
+		root.Attributes = p.appendHeaders(root.Attributes, req)
 	}
+	return spans
+}
+
+// ProcessLog records the headers on an access log record, as on the root
+// span.
+func (p *headerCapture) ProcessLog(r *LogRecord, req *Request) bool {
+	r.Attributes = p.appendHeaders(r.Attributes, req)
+	return true
+}
+
+func (p *headerCapture) appendHeaders(attrs []Attribute, req *Request) []Attribute {
 	for i, name := range p.request {
 		if v := req.RequestHeader(name); len(v) > 0 {
-			root.Attributes = append(root.Attributes, StringSlice(p.requestKeys[i], v))
+			attrs = append(attrs, StringSlice(p.requestKeys[i], v))
 		}
 	}
 	for i, name := range p.response {
 		if v := req.ResponseHeader(name); len(v) > 0 {
-			root.Attributes = append(root.Attributes, StringSlice(p.responseKeys[i], v))
+			attrs = append(attrs, StringSlice(p.responseKeys[i], v))
 		}
 	}
-	return spans
+	return attrs
 }
 
 // serverSpan finds the request's SERVER span (the first span, unless a

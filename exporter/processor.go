@@ -84,74 +84,93 @@ func init() {
 	RegisterProcessor("capture_headers", newHeaderCapture)
 }
 
-type registeredProcessor struct {
-	name    string
-	factory ProcessorFactory
-}
-
-var processorFactories struct {
-	sync.RWMutex
-	list []registeredProcessor
-}
+var spanProcessors = processorRegistry[SpanProcessor]{kind: "processor"}
 
 // RegisterProcessor adds a processor to every plugin instance of this build
 // whose config its factory accepts. Processors run in registration order,
 // after the built-in ones (static_attributes, then capture_headers). Call
 // it from an init function, next to your exporter's Register; registering
 // a name twice panics, as it is a programming error.
-func RegisterProcessor(name string, f ProcessorFactory) {
-	if name == "" || f == nil {
-		panic("exporter: RegisterProcessor needs a name and a factory")
-	}
-	processorFactories.Lock()
-	defer processorFactories.Unlock()
-	for _, p := range processorFactories.list {
-		if p.name == name {
-			panic(fmt.Sprintf("exporter: processor %q registered twice", name))
-		}
-	}
-	processorFactories.list = append(processorFactories.list, registeredProcessor{name, f})
-}
+func RegisterProcessor(name string, f ProcessorFactory) { spanProcessors.register(name, f) }
 
 // Processors is the processor chain of one plugin instance.
 type Processors struct {
-	stats           *ProcessorStats
-	list            []namedProcessor
-	requestHeaders  []string
-	responseHeaders []string
-}
-
-type namedProcessor struct {
-	name string
-	SpanProcessor
+	stats *ProcessorStats
+	processorChain[SpanProcessor]
 }
 
 // NewProcessors builds the chain cfg asks for, counting into stats. It
 // returns nil, and no error, when no processor applies.
 func NewProcessors(cfg *schema.Config, stats *ProcessorStats) (*Processors, error) {
-	processorFactories.RLock()
-	registered := slices.Clone(processorFactories.list)
-	processorFactories.RUnlock()
-	c := &Processors{stats: stats}
-	for _, r := range registered {
-		p, err := r.factory(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("span processor %s: %w", r.name, err)
+	chain, err := spanProcessors.build(cfg, "span processor")
+	if err != nil || len(chain.list) == 0 {
+		return nil, err
+	}
+	return &Processors{stats: stats, processorChain: chain}, nil
+}
+
+// processorRegistry holds the registered processors of one kind, in
+// registration order.
+type processorRegistry[P any] struct {
+	kind string // in panics: "processor", "log processor"
+	mu   sync.RWMutex
+	list []registeredProcessor[P]
+}
+
+type registeredProcessor[P any] struct {
+	name    string
+	factory func(*schema.Config) (P, error)
+}
+
+func (r *processorRegistry[P]) register(name string, f func(*schema.Config) (P, error)) {
+	if name == "" || f == nil {
+		panic(fmt.Sprintf("exporter: registering a %s needs a name and a factory", r.kind))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.list {
+		if p.name == name {
+			panic(fmt.Sprintf("exporter: %s %q registered twice", r.kind, name))
 		}
-		if p == nil {
+	}
+	r.list = append(r.list, registeredProcessor[P]{name, f})
+}
+
+// build asks every factory for cfg's processor; errors name the processor
+// (what: "span processor", "log processor").
+func (r *processorRegistry[P]) build(cfg *schema.Config, what string) (processorChain[P], error) {
+	r.mu.RLock()
+	registered := slices.Clone(r.list)
+	r.mu.RUnlock()
+	var c processorChain[P]
+	for _, reg := range registered {
+		p, err := reg.factory(cfg)
+		if err != nil {
+			return processorChain[P]{}, fmt.Errorf("%s %s: %w", what, reg.name, err)
+		}
+		if any(p) == nil {
 			continue
 		}
-		c.list = append(c.list, namedProcessor{r.name, p})
-		if hr, ok := p.(HeaderReader); ok {
+		c.list = append(c.list, namedProcessor[P]{reg.name, p})
+		if hr, ok := any(p).(HeaderReader); ok {
 			req, resp := hr.HeadersRead()
 			c.requestHeaders = appendReadable(c.requestHeaders, req, cfg.RedactHeaders)
 			c.responseHeaders = appendReadable(c.responseHeaders, resp, cfg.RedactHeaders)
 		}
 	}
-	if len(c.list) == 0 {
-		return nil, nil
-	}
 	return c, nil
+}
+
+// processorChain is the processors of one kind a plugin instance runs.
+type processorChain[P any] struct {
+	list            []namedProcessor[P]
+	requestHeaders  []string
+	responseHeaders []string
+}
+
+type namedProcessor[P any] struct {
+	name string
+	p    P
 }
 
 // appendReadable adds the names a processor may read: lowercase, once,
@@ -168,12 +187,12 @@ func appendReadable(dst, names, redact []string) []string {
 }
 
 // Headers lists the request and response headers the chain reads.
-func (c *Processors) Headers() (request, response []string) {
+func (c *processorChain[P]) Headers() (request, response []string) {
 	return c.requestHeaders, c.responseHeaders
 }
 
 // Names lists the chain's processors in the order they run.
-func (c *Processors) Names() []string {
+func (c *processorChain[P]) Names() []string {
 	out := make([]string, len(c.list))
 	for i, p := range c.list {
 		out[i] = p.name
@@ -216,7 +235,7 @@ func (c *Processors) Process(spans []Span, req *Request) (out []Span) {
 	}()
 	for _, p := range c.list {
 		current = p.name
-		spans = p.Process(spans, req)
+		spans = p.p.Process(spans, req)
 		if len(spans) == 0 {
 			break
 		}

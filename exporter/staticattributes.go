@@ -14,8 +14,23 @@ type staticAttributes struct {
 }
 
 func newStaticAttributes(cfg *schema.Config) (SpanProcessor, error) {
+	if p := staticAttributesOf(cfg); p != nil {
+		return p, nil
+	}
+	return nil, nil
+}
+
+func newStaticLogAttributes(cfg *schema.Config) (LogProcessor, error) {
+	if p := staticAttributesOf(cfg); p != nil {
+		return p, nil
+	}
+	return nil, nil
+}
+
+// staticAttributesOf is nil when the config has none.
+func staticAttributesOf(cfg *schema.Config) *staticAttributes {
 	if len(cfg.StaticAttributes) == 0 {
-		return nil, nil
+		return nil
 	}
 	p := &staticAttributes{}
 	for k, v := range cfg.StaticAttributes {
@@ -30,7 +45,7 @@ func newStaticAttributes(cfg *schema.Config) (SpanProcessor, error) {
 		}
 		return 0
 	})
-	return p, nil
+	return p
 }
 
 // Process gives every span a new attribute slice, all carved from one
@@ -53,4 +68,14 @@ func (p *staticAttributes) Process(spans []Span, _ *Request) []Span {
 		s.Attributes = buf[start:len(buf):len(buf)]
 	}
 	return spans
+}
+
+// ProcessLog adds the attributes to an access log record, as to a span.
+func (p *staticAttributes) ProcessLog(r *LogRecord, _ *Request) bool {
+	for _, a := range p.attrs {
+		if _, dup := FindAttribute(r.Attributes, a.Key); !dup {
+			r.Attributes = append(r.Attributes, a)
+		}
+	}
+	return true
 }

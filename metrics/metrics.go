@@ -207,7 +207,7 @@ func constHistogram(d *prometheus.Desc, h exporter.Histogram, labels []string) p
 // process collectors (memory, goroutines, GC, file descriptors, CPU).
 func NewRegistry(c *Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c, newSamplingCollector(c.sampling),
+	reg.MustRegister(c, newSamplingCollector(c.sampling), newAccessLogCollector(&c.counters.AccessLogs),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }

@@ -282,6 +282,9 @@ func TestEveryPluginCounterIsExposed(t *testing.T) {
 	v := reflect.ValueOf(&counters).Elem()
 	want := map[float64]string{}
 	for i := 0; i < v.NumField(); i++ {
+		if v.Type().Field(i).Name == "AccessLogs" {
+			continue // its own collector (TestAccessLogCounters)
+		}
 		n := float64(1000 + i)
 		v.Field(i).Addr().Interface().(*atomic.Int64).Store(int64(n))
 		want[n] = v.Type().Field(i).Name

@@ -17,6 +17,8 @@ import (
 //     hand-off: it is unknown in the access phase);
 //   - sampled in that mode: the small call, then serialize.
 //
+// An instance with access logs needs serialize for every request: no probe.
+//
 // On top: kong.node.get_id once per process (node.go), and for an exported
 // request the calls its resource templates need (resources.fetch). Every
 // call it makes is one Kong serves from saved data in its log timer.
@@ -24,7 +26,7 @@ func (rt *runtime) log(k kongCaller) {
 	rt.stats.Requests.Add(1)
 	// Sampling decided in the log phase needs serialize for every request:
 	// the small probe would only add a call.
-	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
+	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.accessLog == nil && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
@@ -64,6 +66,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
 			rt.stats.Unsampled.Add(1)
+			rt.logAccess(&e, &ids, nil, k, &a)
 			return
 		}
 		rt.stats.TailKept.Add(1)
@@ -72,6 +75,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 		ids.flags |= flagSampled
 	}
 	res := rt.resourceFor(&e, k)
+	rt.logAccess(&e, &ids, res, k, &a)
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).

@@ -20,21 +20,10 @@ type notice struct{ field, message string }
 
 func notExported(cfg *schema.Config) []notice {
 	var out []notice
-	if cfg.LogsEndpoint != "" {
-		out = append(out, notice{"logs_endpoint", "logs_endpoint is set, but Kong's runtime logs never reach an external plugin: " +
-			"nothing is exported there; collect Kong's error log with the OpenTelemetry Collector's filelog receiver instead"})
-	}
-	if cfg.AccessLogsURL() != "" {
-		field := "access_logs.endpoint"
-		if cfg.AccessLogs.Endpoint == "" {
-			field = "access_logs_endpoint"
-		}
-		out = append(out, notice{field, field + " is set, but this plugin does not export OTLP access logs yet: " +
-			"no log record is sent; traces are exported as configured"})
-	}
 	if len(cfg.AccessLogs.CustomAttributesByLua) > 0 {
 		out = append(out, notice{"access_logs.custom_attributes_by_lua", "access_logs.custom_attributes_by_lua is Lua code, " +
-			"which a Go plugin cannot run: it is never run"})
+			"which a Go plugin cannot run: it is never run; set static_attributes, capture_request_headers or " +
+			"capture_response_headers, or register a Go log processor (exporter.RegisterLogProcessor)"})
 	}
 	if cfg.Metrics.Endpoint != "" {
 		out = append(out, notice{"metrics.endpoint", "metrics.endpoint is set, but this plugin does not export OTLP metrics yet: " +

@@ -95,16 +95,25 @@ func sensitiveParam(key string, names []string) bool {
 // otherwise break the whole batch). The value limit is not a name limit:
 // the span name is never cut.
 func limitAttributes(s *exporter.Span, o *spanOptions) {
-	if o.maxAttrs > 0 && len(s.Attributes) > o.maxAttrs {
-		s.DroppedAttributes += uint32(len(s.Attributes) - o.maxAttrs)
-		s.Attributes = s.Attributes[:o.maxAttrs:o.maxAttrs]
+	s.Attributes = limitAttrs(s.Attributes, &s.DroppedAttributes, o)
+	if !exporter.ValidUTF8(s.Name) {
+		s.Name = fixString(s.Name, 0)
 	}
-	for i := range s.Attributes {
-		v := &s.Attributes[i].Value
+}
+
+// limitAttrs applies max_attributes (counting what it drops into dropped)
+// and max_attribute_value_length, and makes string values valid UTF-8.
+func limitAttrs(attrs []exporter.Attribute, dropped *uint32, o *spanOptions) []exporter.Attribute {
+	if o.maxAttrs > 0 && len(attrs) > o.maxAttrs {
+		*dropped += uint32(len(attrs) - o.maxAttrs)
+		attrs = attrs[:o.maxAttrs:o.maxAttrs]
+	}
+	for i := range attrs {
+		v := &attrs[i].Value
 		switch v.Type {
 		case exporter.TypeString:
 			if str := v.AsString(); needsFix(str, o.maxValueLen) {
-				s.Attributes[i] = exporter.String(s.Attributes[i].Key, fixString(str, o.maxValueLen))
+				attrs[i] = exporter.String(attrs[i].Key, fixString(str, o.maxValueLen))
 			}
 		case exporter.TypeStringSlice:
 			vals := v.AsStringSlice()
@@ -115,9 +124,7 @@ func limitAttributes(s *exporter.Span, o *spanOptions) {
 			}
 		}
 	}
-	if !exporter.ValidUTF8(s.Name) {
-		s.Name = fixString(s.Name, 0)
-	}
+	return attrs
 }
 
 // needsFix reports whether s is not UTF-8 or may hold more than max

@@ -178,7 +178,7 @@ func TestNotExportedFieldsNamed(t *testing.T) {
 	for _, n := range notExported(cfg) {
 		fields = append(fields, n.field)
 	}
-	want := []string{"logs_endpoint", "access_logs_endpoint", "access_logs.custom_attributes_by_lua", "metrics.endpoint"}
+	want := []string{"access_logs.custom_attributes_by_lua", "metrics.endpoint"}
 	if len(fields) != len(want) {
 		t.Fatalf("notices for %v, want %v", fields, want)
 	}

@@ -33,6 +33,7 @@ type runtime struct {
 	// procHeaders, when set, are the request headers the processors asked
 	// for, fewer than the parser keeps.
 	procHeaders []string
+	accessLog   *accessLogger // nil: access logs off (accesslog.go)
 }
 
 func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
@@ -112,6 +113,9 @@ func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, err
 	// Until the access phase has seen traffic, expect what the rate says;
 	// without access events there is no hand-off to probe for.
 	rt.decisions.probe.Store(cfg.SamplingRate < 0.8 && !env.LogOnly)
+	if err := rt.startAccessLogs(); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 

@@ -18,4 +18,5 @@ type Stats struct {
 	Panics          atomic.Int64 // recovered handler panics
 	QueueRejected   atomic.Int64 // Enqueue refused the spans (the pipeline counts why)
 	TryStartClamped atomic.Int64 // balancer tries that started before their request (moved to its start)
+	AccessLogs      AccessLogStats
 }

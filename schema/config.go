@@ -72,6 +72,10 @@ type Config struct {
 	MaxTracesPerSecond float64        `json:"max_traces_per_second"`
 	SamplingRules      []SamplingRule `json:"sampling_rules"`
 	RemoteSampling     RemoteSampling `json:"remote_sampling"`
+
+	// accessLogs is where access log records go, as UnmarshalJSON found it
+	// (nil: access logs off). See AccessLogsDestination.
+	accessLogs *Config
 }
 
 // Queue mirrors Kong's generic queue record (kong/tools/queue_schema.lua).
@@ -104,10 +108,14 @@ type Metrics struct {
 	EnableAIMetrics             bool    `json:"enable_ai_metrics"`
 }
 
-// AccessLogs mirrors Kong's access_logs record (3.14+).
+// AccessLogs mirrors Kong's access_logs record (3.14+), with fields of
+// ours for destinations other than an OTLP URL and for sampling.
 type AccessLogs struct {
 	Endpoint              string            `json:"endpoint"`
 	CustomAttributesByLua map[string]string `json:"custom_attributes_by_lua"`
+	Enabled               bool              `json:"enabled"`       // to the backend's own logs destination
+	SamplingRate          float64           `json:"sampling_rate"` // share of requests logged
+	FilePath              string            `json:"file_path"`     // exporter file: where records go (else file_path)
 }
 
 // Propagation mirrors Kong's propagation record. A nil Extract or Inject
@@ -294,15 +302,6 @@ func (q *Queue) MaxRetry() time.Duration { return seconds(q.MaxRetryDelay) }
 
 // BreakerCooldownDuration converts breaker_cooldown (s).
 func (q *Queue) BreakerCooldownDuration() time.Duration { return seconds(q.BreakerCooldown) }
-
-// AccessLogsURL is the effective access log endpoint: access_logs.endpoint,
-// else the 3.13 spelling access_logs_endpoint.
-func (c *Config) AccessLogsURL() string {
-	if c.AccessLogs.Endpoint != "" {
-		return c.AccessLogs.Endpoint
-	}
-	return c.AccessLogsEndpoint
-}
 
 // RetryBudget converts max_retry_time (s).
 func (q *Queue) RetryBudget() time.Duration { return seconds(q.MaxRetryTime) }

@@ -28,6 +28,7 @@ func Defaults() Config {
 			BreakerCooldown:    60,
 		},
 		Metrics:     Metrics{PushInterval: 60},
+		AccessLogs:  AccessLogs{SamplingRate: 1},
 		Propagation: Propagation{DefaultFormat: FormatW3C},
 
 		Exporter:      ExporterOTLP,

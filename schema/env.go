@@ -19,8 +19,23 @@ type envDefaults struct {
 	// every backend.
 	resource map[string]string
 
-	tracesURL   string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: used as is
-	baseURL     string // OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for HTTP
+	// otlpEnv is the traces signal's: OTEL_EXPORTER_OTLP_TRACES_* over
+	// OTEL_EXPORTER_OTLP_*.
+	otlpEnv
+	// logs is the access logs' (OTEL_EXPORTER_OTLP_LOGS_* over the generic
+	// ones), used only for an OTLP access log destination; logsErr is a
+	// malformed LOGS_ variable, reported only then.
+	logs    otlpEnv
+	logsErr error
+}
+
+// otlpEnv is what the OTLP exporter specification's variables say for one
+// signal: the signal's own variable first, then the generic one.
+type otlpEnv struct {
+	signalURL   string // OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT: used as is
+	signalVar   string // its name
+	baseURL     string // OTEL_EXPORTER_OTLP_ENDPOINT: path appended for HTTP
+	path        string // the signal's OTLP/HTTP path (/v1/traces, /v1/logs)
 	headers     map[string]string
 	protocol    Protocol
 	compression Compression
@@ -52,21 +67,35 @@ func resetEnvForTest(lookup func(string) (string, bool)) {
 	envOnce = sync.Once{}
 }
 
-// readEnv reads the signal-specific variable first, then the generic one, as
-// the OTLP exporter specification orders them.
+// readEnv reads the process's variables: the resource's, the traces
+// signal's and the access logs'.
 func readEnv(lookup func(string) (string, bool)) (envDefaults, error) {
+	var e envDefaults
+	var err error
+	if e.otlpEnv, err = readOTLPEnv(lookup, "TRACES", "/v1/traces"); err != nil {
+		return e, err
+	}
+	e.logs, e.logsErr = readOTLPEnv(lookup, "LOGS", "/v1/logs")
+	e.resource, err = readResourceEnv(lookup)
+	return e, err
+}
+
+// readOTLPEnv reads the signal-specific variable first, then the generic
+// one, as the OTLP exporter specification orders them.
+func readOTLPEnv(lookup func(string) (string, bool), signal, path string) (otlpEnv, error) {
+	prefix := "OTEL_EXPORTER_OTLP_" + signal + "_"
 	get := func(name string) (string, string) {
-		if v, ok := lookup("OTEL_EXPORTER_OTLP_TRACES_" + name); ok && strings.TrimSpace(v) != "" {
-			return strings.TrimSpace(v), "OTEL_EXPORTER_OTLP_TRACES_" + name
+		if v, ok := lookup(prefix + name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), prefix + name
 		}
 		if v, ok := lookup("OTEL_EXPORTER_OTLP_" + name); ok && strings.TrimSpace(v) != "" {
 			return strings.TrimSpace(v), "OTEL_EXPORTER_OTLP_" + name
 		}
 		return "", ""
 	}
-	var e envDefaults
-	if v, ok := lookup("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); ok {
-		e.tracesURL = strings.TrimSpace(v)
+	e := otlpEnv{signalVar: prefix + "ENDPOINT", path: path}
+	if v, ok := lookup(e.signalVar); ok {
+		e.signalURL = strings.TrimSpace(v)
 	}
 	if v, ok := lookup("OTEL_EXPORTER_OTLP_ENDPOINT"); ok {
 		e.baseURL = strings.TrimSpace(v)
@@ -107,9 +136,7 @@ func readEnv(lookup func(string) (string, bool)) (envDefaults, error) {
 	e.caFile, _ = get("CERTIFICATE")
 	e.certFile, _ = get("CLIENT_CERTIFICATE")
 	e.keyFile, _ = get("CLIENT_KEY")
-	var err error
-	e.resource, err = readResourceEnv(lookup)
-	return e, err
+	return e, nil
 }
 
 // readResourceEnv reads OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values
@@ -169,7 +196,7 @@ func parseEnvHeaders(s string) (map[string]string, error) {
 	return out, nil
 }
 
-func (e envDefaults) applyScalars(c *Config) {
+func (e otlpEnv) applyScalars(c *Config) {
 	if e.protocol != "" {
 		c.Protocol = e.protocol
 	}
@@ -185,9 +212,11 @@ func (e envDefaults) applyScalars(c *Config) {
 	c.TLSClientKeyFile = e.keyFile
 }
 
-func (e envDefaults) tracesEndpoint(p Protocol) string {
-	if e.tracesURL != "" {
-		return e.tracesURL
+// endpoint is the signal's URL from the environment: its own variable as
+// is, else the generic one (with the signal's path for HTTP).
+func (e otlpEnv) endpoint(p Protocol) string {
+	if e.signalURL != "" {
+		return e.signalURL
 	}
 	if e.baseURL == "" {
 		return ""
@@ -195,13 +224,13 @@ func (e envDefaults) tracesEndpoint(p Protocol) string {
 	if p == ProtocolGRPC {
 		return e.baseURL
 	}
-	return strings.TrimRight(e.baseURL, "/") + "/v1/traces"
+	return strings.TrimRight(e.baseURL, "/") + e.path
 }
 
 // applyInsecure follows the OTLP exporter specification: OTEL_EXPORTER_OTLP_INSECURE
 // only concerns gRPC endpoints written without a scheme (host:port), which
 // are otherwise TLS.
-func (e envDefaults) applyInsecure(c *Config) {
+func (e otlpEnv) applyInsecure(c *Config) {
 	if !e.insecure || c.Protocol != ProtocolGRPC {
 		return
 	}

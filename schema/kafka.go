@@ -13,8 +13,7 @@ import (
 type Kafka struct {
 	Brokers []string `json:"brokers"`
 	Topic   string   `json:"topic"`
-	// LogsTopic is where access logs will go once the plugin exports them;
-	// defined now so configs written today keep working then.
+	// LogsTopic is where access log records go (access_logs.enabled).
 	LogsTopic           string        `json:"logs_topic"`
 	Encoding            KafkaEncoding `json:"encoding"`
 	PartitionTracesByID bool          `json:"partition_traces_by_id"`
@@ -115,7 +114,7 @@ var kafkaField = Field{Name: "kafka", Type: "record", Required: true,
 		{Name: "brokers", Type: "array", Elements: &Field{Type: "string", Match: luaBroker},
 			Doc: "Bootstrap brokers as host:port (no scheme); required with exporter kafka. The client finds the rest of the cluster from them."},
 		{Name: "topic", Type: "string", Match: luaTopic, Doc: "Topic spans are produced to (the Collector's default)."},
-		{Name: "logs_topic", Type: "string", Match: luaTopic, Doc: "Topic reserved for access logs, once the plugin exports them (the Collector's default for logs). Unused today."},
+		{Name: "logs_topic", Type: "string", Match: luaTopic, Doc: "Topic access log records are produced to with access_logs.enabled (the Collector's default for logs): OTLP ExportLogsServiceRequest messages in kafka.encoding, one per trace keyed by its trace id with partition_traces_by_id, as spans."},
 		{Name: "encoding", Type: "string", OneOf: oneOf(KafkaEncodingOTLPProto, KafkaEncodingOTLPJSON),
 			Doc: "Message value: an OTLP ExportTraceServiceRequest, protobuf (otlp_proto) or JSON (otlp_json), as the Collector's kafka receiver reads them."},
 		{Name: "partition_traces_by_id", Type: "boolean",

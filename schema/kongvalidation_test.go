@@ -83,6 +83,13 @@ var agreementCases = []map[string]any{
 	{"access_logs_endpoint": "http://c:4318/v1/logs", "access_logs": map[string]any{"endpoint": "http://c:4318/v1/logs"}},
 	{"logs_endpoint": "http://c:4318/v1/logs"},
 	{"logs_endpoint": "not a url"},
+	{"access_logs": map[string]any{"endpoint": "http://c:4318/v1/logs", "sampling_rate": 0.25}},
+	{"access_logs": map[string]any{"endpoint": "http://c:4318/v1/logs", "sampling_rate": 1.5}},
+	{"access_logs": map[string]any{"endpoint": "http://c:4318/v1/logs", "file_path": "/tmp/access.ndjson"}},
+	{"access_logs": map[string]any{"endpoint": "http://c:4318/v1/logs", "file_path": ""}},
+	{"exporter": "file", "file_path": "/tmp/spans.ndjson", "access_logs": map[string]any{"enabled": true, "file_path": "/tmp/access.ndjson"}},
+	{"exporter": "stdout", "access_logs": map[string]any{"enabled": true}},
+	{"exporter": "zipkin", "traces_endpoint": "http://z:9411/api/v2/spans", "access_logs": map[string]any{"enabled": true, "endpoint": "http://c:4318/v1/logs"}},
 	{"spool_dir": ""},
 	{"tls_ca_file": ""},
 	{"tls_client_cert_file": "/c.pem"},
@@ -188,6 +195,13 @@ func TestRulesOnlyThePluginChecks(t *testing.T) {
 		// A reference is checked once resolved: its value is the plugin's to see.
 		{"vault reference resolving to a bad URL", map[string]any{"traces_endpoint": "{vault://env/BAD_URL}"}, "traces_endpoint"},
 		{"unresolvable vault reference", map[string]any{"traces_endpoint": "{vault://env/MISSING}"}, "traces_endpoint"},
+		// The access logs' OTLP endpoint may come from the environment.
+		{"access logs over OTLP without an endpoint", map[string]any{"traces_endpoint": "http://c:4318/v1/traces",
+			"access_logs": map[string]any{"enabled": true}}, "access_logs.endpoint"},
+		// Whether a backend takes logs is the plugin's code to say (a
+		// backend registered in code may).
+		{"access logs to a backend without logs", map[string]any{"exporter": "zipkin", "traces_endpoint": "http://z:9411/api/v2/spans",
+			"access_logs": map[string]any{"enabled": true}}, "access_logs.enabled"},
 	} {
 		kk := k
 		if strings.Contains(tc.why, "vault") {

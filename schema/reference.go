@@ -53,9 +53,11 @@ func Reference() string {
 	}
 	b.WriteString("- `queue.concurrency_limit`: Kong's -1 (\"unlimited\") exports up to 8 batches at once; 2 to 64 are ours.\n")
 	b.WriteString("- `resource_attributes` templates: the variables listed below, not any Lua expression.\n")
-	b.WriteString("- `metrics`, `access_logs`, `access_logs_endpoint`, `logs_endpoint`: accepted, not exported (below).\n")
+	b.WriteString("- `metrics`: accepted, not exported (below).\n")
+	b.WriteString(accessLogsDifferences)
 	b.WriteString(deprecatedSection)
 	b.WriteString(resourceSection)
+	b.WriteString(accessLogsSection)
 	b.WriteString(notExportedSection)
 	b.WriteString("\n## Environment\n\n")
 	b.WriteString("Fields marked *env* take their default from the named `OTEL_EXPORTER_OTLP_*` variable of the plugin\n")
@@ -129,10 +131,7 @@ is not exported:
 - ` + "`metrics.*`" + ` (Kong 3.13+): OTLP metrics are not exported yet; the plugin's own Prometheus metrics are in
   the README ("Metrics"), and the OpenTelemetry Collector's ` + "`spanmetrics`" + ` connector derives request
   metrics from the spans.
-- ` + "`access_logs.endpoint`" + `, ` + "`access_logs_endpoint`" + ` (3.13+): OTLP access logs are not exported yet.
-  ` + "`access_logs.custom_attributes_by_lua`" + ` is Lua code, which a Go plugin cannot run.
-- ` + "`logs_endpoint`" + ` (3.8+): Kong's runtime logs never reach an external plugin; collect Kong's error log with the
-  OpenTelemetry Collector's ` + "`filelog`" + ` receiver instead.
+- ` + "`access_logs.custom_attributes_by_lua`" + ` (3.14+) is Lua code, which a Go plugin cannot run (see "Access logs").
 `
 
 func writeRows(b *strings.Builder, fields []Field, prefix string) {

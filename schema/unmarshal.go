@@ -39,13 +39,17 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 			c.Headers = env.headers
 		}
 		if c.TracesURL() == "" {
-			c.TracesEndpoint = env.tracesEndpoint(c.Protocol)
+			c.TracesEndpoint = env.endpoint(c.Protocol)
 		}
 		env.applyInsecure(c)
 	}
 	errs := emptyStrings(data)
 	c.normalize()
 	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		c.accessLogs, err = c.resolveAccessLogs(data, env)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -28,6 +28,7 @@ func (c *Config) Validate() error {
 	checkCrossField(c, add)
 	checkSampling(c, add)
 	checkKafka(c, add)
+	checkAccessLogs(c, add)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -102,6 +103,7 @@ func configChecks() []any {
 		}},
 		map[string]any{"mutually_required": []any{"tls_client_cert_file", "tls_client_key_file"}},
 		map[string]any{"mutually_exclusive": []any{"access_logs_endpoint", "access_logs.endpoint"}},
+		accessLogsChecks()[0],
 	}
 }
 
@@ -111,6 +113,7 @@ var crossFieldRules = []string{
 	"`file_path` is required with `exporter: file`.",
 	"`tls_client_cert_file` and `tls_client_key_file` are set together.",
 	"`access_logs_endpoint` (Kong 3.13) and `access_logs.endpoint` (3.14+) are two spellings of one field: set one.",
+	accessLogsRule,
 	"Each of `sampling_rules` sets at least one condition (`route_name`, `service_name`, `method`, `path_prefix` or `header_name`), and `header_value` only with `header_name`.",
 	"Kong refuses an empty string in every string field: leave a field out to use its default.",
 }
@@ -122,6 +125,7 @@ var pluginOnlyRules = []string{
 	"With `exporter: otlp`, `traces_endpoint` may come from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`; without either, the instance is refused.",
 	"A bare `host:port` endpoint is for OTLP/gRPC only, and the protocol's default may come from `OTEL_EXPORTER_OTLP_PROTOCOL`: with an HTTP protocol the endpoint must be a full URL.",
 	"`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `…_CLIENT_KEY` complete the config's TLS client files; the pair must still be complete.",
+	"Access logs over OTLP without an endpoint in the config (`access_logs.enabled`, `exporter: otlp`) take it from `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`; without either, the instance is refused. `access_logs.enabled` with `exporter: zipkin` or `http_json` (which take no logs) and no endpoint is refused; a backend registered in code says itself whether it takes logs.",
 	"A vault reference is checked once resolved (an unresolvable one resolves to an empty string, refused); a bracketed host must be an IPv6 address; the files named must be readable.",
 }
 

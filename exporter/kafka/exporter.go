@@ -1,8 +1,10 @@
 // Package kafka is the Kafka backend (exporter: kafka): each batch is
 // produced to kafka.topic as OTLP ExportTraceServiceRequest messages
 // (protobuf or JSON), one per trace keyed by its trace id by default, with
-// franz-go. The Collector's kafka receiver (and Jaeger's) reads them as its
-// otlp_proto / otlp_json encodings.
+// franz-go; access log records go to kafka.logs_topic as
+// ExportLogsServiceRequest messages laid out alike. The Collector's kafka
+// receiver (and Jaeger's) reads them as its otlp_proto / otlp_json
+// encodings.
 package kafka
 
 import (
@@ -42,18 +44,40 @@ type kafkaExporter struct {
 }
 
 func (e *kafkaExporter) Export(ctx context.Context, batch exporter.Batch) error {
+	b := e.builder()
+	defer e.release(b)
+	b.build(&batch)
+	return e.produce(ctx, b, len(batch.Spans))
+}
+
+// ExportLogs produces a batch of log records (access logs) to the
+// pipeline's topic — kafka.logs_topic: a logs pipeline is given the config
+// with kafka.topic set to it — with the same message layout (a message per
+// trace id, keyed by it, by default), limits and outcomes as spans.
+func (e *kafkaExporter) ExportLogs(ctx context.Context, batch exporter.LogBatch) error {
+	b := e.builder()
+	defer e.release(b)
+	b.buildLogs(&batch)
+	return e.produce(ctx, b, len(batch.Records))
+}
+
+func (e *kafkaExporter) builder() *builder {
+	if b, _ := e.builders.Get().(*builder); b != nil {
+		return b
+	}
+	return e.newBuilder()
+}
+
+func (e *kafkaExporter) release(b *builder) {
+	b.release()
+	e.builders.Put(b)
+}
+
+// produce sends the messages b was built with, total items in all, and
+// tells the outcome as Export does.
+func (e *kafkaExporter) produce(ctx context.Context, b *builder, total int) error {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	b, _ := e.builders.Get().(*builder)
-	if b == nil {
-		b = e.newBuilder()
-	}
-	defer func() {
-		b.release()
-		e.builders.Put(b)
-	}()
-	b.build(&batch)
-
 	// Messages an earlier attempt of this batch settled are not sent again.
 	now := time.Now()
 	outcomes := b.resetOutcomes()
@@ -108,7 +132,7 @@ func (e *kafkaExporter) Export(ctx context.Context, batch exporter.Batch) error 
 	lost := b.oversize
 	for i, o := range outcomes {
 		if o == refused || o == settledRefused {
-			lost += b.msgs[i].spans
+			lost += b.msgs[i].items
 		}
 	}
 	for _, d := range digests {
@@ -117,7 +141,7 @@ func (e *kafkaExporter) Export(ctx context.Context, batch exporter.Batch) error 
 	switch {
 	case lost == 0:
 		return nil
-	case lost >= len(batch.Spans):
+	case lost >= total:
 		return exporter.Permanent(fmt.Errorf("kafka topic %s: %w", e.topic, cmp.Or(firstRefusal, errSpanTooLarge)))
 	}
 	return &exporter.PartialError{Rejected: int64(lost), Message: cmp.Or(firstRefusal, errSpanTooLarge).Error()}

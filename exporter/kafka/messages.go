@@ -19,21 +19,22 @@ const recordOverhead = 128
 func messageLimit(maxMessageBytes int) int { return max(maxMessageBytes-recordOverhead, 1) }
 
 // message is one Kafka record of a batch: offsets of its key and value in
-// the builder's arena, and the spans it carries.
+// the builder's arena, and the items (spans or log records) it carries.
 type message struct {
 	keyStart, keyEnd int
 	valStart, valEnd int
-	spans            int
+	items            int
 }
 
-// builder turns a batch into messages, each an OTLP ExportTraceServiceRequest:
+// builder turns a batch into messages, each an OTLP export request
+// (ExportTraceServiceRequest, or ExportLogsServiceRequest for log records):
 //   - by trace (partition_traces_by_id): one message per trace id, keyed by
-//     the trace id in lowercase hex (as the Collector keys them), its spans
+//     the trace id in lowercase hex (as the Collector keys them), its items
 //     in batch order;
 //   - otherwise one message for the batch, without a key;
 //
-// and a message larger than the limit is cut into several, by spans (the
-// parts of a trace keep its key, so they land on its partition). A span
+// and a message larger than the limit is cut into several, by items (the
+// parts of a trace keep its key, so they land on its partition). An item
 // that alone exceeds the limit is left out and counted in oversize.
 //
 // One builder serves one Export at a time; it keeps its buffers between
@@ -47,10 +48,11 @@ type builder struct {
 	msgs     []message
 	oversize int
 
-	grouped []exporter.Span
-	groupOf []int32
-	starts  []int32
-	firsts  map[exporter.TraceID]int32
+	grouped     []exporter.Span
+	groupedLogs []exporter.LogRecord
+	groupOf     []int32
+	starts      []int32
+	firsts      map[exporter.TraceID]int32
 
 	outcomes []outcome
 	digested []digest
@@ -66,89 +68,112 @@ func newBuilder(limit int, json, byTrace bool) *builder {
 		firsts: map[exporter.TraceID]int32{}, byRecord: map[*kgo.Record]int{}}
 }
 
-// build fills msgs (and oversize) from batch.
+// build fills msgs (and oversize) from a batch of spans.
 func (b *builder) build(batch *exporter.Batch) {
+	sub := *batch
+	buildMessages(b, batch.Spans, &b.grouped, func(s *exporter.Span) exporter.TraceID { return s.TraceID },
+		func(dst []byte, spans []exporter.Span) []byte {
+			sub.Spans = spans
+			if b.json {
+				return otlpenc.AppendTracesJSON(dst, &sub)
+			}
+			return otlpenc.AppendTraces(dst, &sub)
+		})
+}
+
+// buildLogs fills msgs (and oversize) from a batch of log records, laid out
+// as spans are: a record is keyed by its trace id.
+func (b *builder) buildLogs(batch *exporter.LogBatch) {
+	sub := *batch
+	buildMessages(b, batch.Records, &b.groupedLogs, func(r *exporter.LogRecord) exporter.TraceID { return r.TraceID },
+		func(dst []byte, records []exporter.LogRecord) []byte {
+			sub.Records = records
+			if b.json {
+				return otlpenc.AppendLogsJSON(dst, &sub)
+			}
+			return otlpenc.AppendLogs(dst, &sub)
+		})
+}
+
+// buildMessages lays items out into messages (see builder); encode writes
+// some of them as one export request, scratch is the builder's buffer for
+// regrouping items of this type.
+func buildMessages[T any](b *builder, items []T, scratch *[]T, traceOf func(*T) exporter.TraceID, encode func([]byte, []T) []byte) {
 	b.arena, b.msgs, b.oversize = b.arena[:0], b.msgs[:0], 0
 	if !b.byTrace {
-		b.add(batch, -1, -1)
+		addMessage(b, items, -1, -1, encode)
 		return
 	}
-	spans := b.groupByTrace(batch.Spans)
-	sub := exporter.Batch{Resource: batch.Resource, Scope: batch.Scope}
-	for start := 0; start < len(spans); {
+	items = groupByTrace(b, items, scratch, traceOf)
+	for start := 0; start < len(items); {
+		id := traceOf(&items[start])
 		end := start + 1
-		for end < len(spans) && spans[end].TraceID == spans[start].TraceID {
+		for end < len(items) && traceOf(&items[end]) == id {
 			end++
 		}
 		keyStart := len(b.arena)
-		b.arena = wire.AppendHex(b.arena, spans[start].TraceID[:])
-		sub.Spans = spans[start:end]
-		b.add(&sub, keyStart, len(b.arena))
+		b.arena = wire.AppendHex(b.arena, id[:])
+		addMessage(b, items[start:end], keyStart, len(b.arena), encode)
 		start = end
 	}
-	clear(b.grouped) // drop references to the batch's data
+	clear(*scratch) // drop references to the batch's data
 }
 
-// add encodes sub as one message, or as several when it exceeds the limit:
-// into k parts of about equal span count, k from the encoded size, each
-// part checked again.
-func (b *builder) add(sub *exporter.Batch, keyStart, keyEnd int) {
+// addMessage encodes items as one message, or as several when it exceeds
+// the limit: into k parts of about equal item count, k from the encoded
+// size, each part checked again.
+func addMessage[T any](b *builder, items []T, keyStart, keyEnd int, encode func([]byte, []T) []byte) {
 	keyLen := max(keyEnd-keyStart, 0)
 	valStart := len(b.arena)
-	if b.json {
-		b.arena = otlpenc.AppendTracesJSON(b.arena, sub)
-	} else {
-		b.arena = otlpenc.AppendTraces(b.arena, sub)
-	}
+	b.arena = encode(b.arena, items)
 	size := len(b.arena) - valStart + keyLen
 	if size <= b.limit {
-		b.msgs = append(b.msgs, message{keyStart: keyStart, keyEnd: keyEnd, valStart: valStart, valEnd: len(b.arena), spans: len(sub.Spans)})
+		b.msgs = append(b.msgs, message{keyStart: keyStart, keyEnd: keyEnd, valStart: valStart, valEnd: len(b.arena), items: len(items)})
 		return
 	}
 	b.arena = b.arena[:valStart]
-	n := len(sub.Spans)
+	n := len(items)
 	if n == 1 {
 		b.oversize++
 		return
 	}
 	parts := min(max((size+b.limit-1)/b.limit, 2), n)
-	spans := sub.Spans
-	part := *sub
 	for i := range parts {
-		part.Spans = spans[i*n/parts : (i+1)*n/parts]
-		b.add(&part, keyStart, keyEnd)
+		addMessage(b, items[i*n/parts:(i+1)*n/parts], keyStart, keyEnd, encode)
 	}
 }
 
-// groupByTrace returns the spans with each trace's spans together, traces
-// in order of first appearance, spans in batch order: the batch itself
-// when that already holds (a request's spans are enqueued together), else
-// a copy.
-func (b *builder) groupByTrace(spans []exporter.Span) []exporter.Span {
+// groupByTrace returns the items with each trace's items together, traces
+// in order of first appearance, items in batch order: the batch itself
+// when that already holds (a request's items are enqueued together), else
+// a copy in scratch.
+func groupByTrace[T any](b *builder, items []T, scratch *[]T, traceOf func(*T) exporter.TraceID) []T {
 	clear(b.firsts)
 	contiguous := true
-	for i := range spans {
-		if i > 0 && spans[i].TraceID == spans[i-1].TraceID {
+	for i := range items {
+		id := traceOf(&items[i])
+		if i > 0 && id == traceOf(&items[i-1]) {
 			continue
 		}
-		if _, seen := b.firsts[spans[i].TraceID]; seen {
+		if _, seen := b.firsts[id]; seen {
 			contiguous = false
 			break
 		}
-		b.firsts[spans[i].TraceID] = int32(i)
+		b.firsts[id] = int32(i)
 	}
 	if contiguous {
-		return spans
+		return items
 	}
 	// Stable counting sort by the trace's rank of first appearance.
 	clear(b.firsts)
 	b.groupOf = b.groupOf[:0]
 	b.starts = b.starts[:0]
-	for i := range spans {
-		g, seen := b.firsts[spans[i].TraceID]
+	for i := range items {
+		id := traceOf(&items[i])
+		g, seen := b.firsts[id]
 		if !seen {
 			g = int32(len(b.starts))
-			b.firsts[spans[i].TraceID] = g
+			b.firsts[id] = g
 			b.starts = append(b.starts, 0)
 		}
 		b.groupOf = append(b.groupOf, g)
@@ -159,13 +184,14 @@ func (b *builder) groupByTrace(spans []exporter.Span) []exporter.Span {
 		b.starts[g] = next
 		next += count
 	}
-	b.grouped = append(b.grouped[:0], spans...)
-	for i := range spans {
+	*scratch = append((*scratch)[:0], items...)
+	grouped := *scratch
+	for i := range items {
 		g := b.groupOf[i]
-		b.grouped[b.starts[g]] = spans[i]
+		grouped[b.starts[g]] = items[i]
 		b.starts[g]++
 	}
-	return b.grouped
+	return grouped
 }
 
 // outcome is what became of a message in one Export.

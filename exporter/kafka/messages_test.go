@@ -19,7 +19,7 @@ func TestGroupByTraceIsStable(t *testing.T) {
 	}
 	orig := append([]exporter.Span(nil), spans...)
 	b := newBuilder(1<<20, false, true)
-	got := b.groupByTrace(spans)
+	got := groupByTrace(b, spans, &b.grouped, spanTrace)
 	want := []byte{1, 3, 6, 2, 5, 4}
 	for i, s := range got {
 		if s.SpanID[0] != want[i] {
@@ -33,7 +33,7 @@ func TestGroupByTraceIsStable(t *testing.T) {
 	}
 	// Already grouped: no copy.
 	grouped := []exporter.Span{{TraceID: tr(1)}, {TraceID: tr(1)}, {TraceID: tr(2)}}
-	if g := b.groupByTrace(grouped); &g[0] != &grouped[0] {
+	if g := groupByTrace(b, grouped, &b.grouped, spanTrace); &g[0] != &grouped[0] {
 		t.Error("a grouped batch was copied")
 	}
 }
@@ -59,8 +59,8 @@ func TestBuilderSplitsWithinTheLimit(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if n := kafkatest.SpanCount(req); n != m.spans {
-						t.Fatalf("message says %d spans, holds %d", m.spans, n)
+					if n := kafkatest.SpanCount(req); n != m.items {
+						t.Fatalf("message says %d spans, holds %d", m.items, n)
 					}
 					for id, n := range traceIDs(req) {
 						if byTrace && id != string(b.key(m)) {
@@ -136,3 +136,5 @@ func TestLedgerRemembersBoundedAndForgets(t *testing.T) {
 		t.Errorf("order holds %d items for %d entries", len(l.order), len(l.entries))
 	}
 }
+
+func spanTrace(s *exporter.Span) exporter.TraceID { return s.TraceID }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,10 +18,10 @@ import (
 // kongReleaseConfigs are opentelemetry plugin configurations as each Kong
 // release's documentation writes them, using every field the release adds
 // (schema/testdata/kong-opentelemetry-versions.json), with the plugin
-// renamed to trace-exporter. endpoint is the backend; the rest is what the
-// release's docs put there. Each must load through Kong's schema check and
+// renamed to trace-exporter. endpoint is the backend, logsEndpoint the
+// logs one; the rest is what the release's docs put there. Each must load through Kong's schema check and
 // StartInstance unchanged, and export traces.
-func kongReleaseConfigs(endpoint string) map[string]map[string]any {
+func kongReleaseConfigs(endpoint, logsEndpoint string) map[string]map[string]any {
 	queue34 := map[string]any{"max_batch_size": 200, "max_coalescing_delay": 0.05, "max_entries": 10000,
 		"max_bytes": 10 << 20, "initial_retry_delay": 0.01, "max_retry_time": 60, "max_retry_delay": 60}
 	base34 := map[string]any{
@@ -49,7 +50,7 @@ func kongReleaseConfigs(endpoint string) map[string]map[string]any {
 	c37 := with(c36, map[string]any{"header_type": "preserve", "propagation": map[string]any{
 		"extract": []any{"b3", "w3c"}, "inject": []any{"preserve"}, "clear": []any{"x-custom-trace"}, "default_format": "w3c"}})
 	q38 := with(queue34, map[string]any{"concurrency_limit": 1})
-	c38 := with(c37, map[string]any{"traces_endpoint": endpoint, "logs_endpoint": strings.Replace(endpoint, "traces", "logs", 1), "queue": q38})
+	c38 := with(c37, map[string]any{"traces_endpoint": endpoint, "logs_endpoint": logsEndpoint, "queue": q38})
 	delete(c38, "endpoint")
 	c310 := with(c38, map[string]any{
 		"resource_attributes": map[string]any{"service.name": "kong-dev", "host": "$(headers.host)", "tenant": "$(query_params.tenant)"},
@@ -57,13 +58,13 @@ func kongReleaseConfigs(endpoint string) map[string]map[string]any {
 			"default_format": "w3c"}})
 	c311 := with(c310, map[string]any{"sampling_strategy": "parent_drop_probability_fallback"})
 	c313 := with(c311, map[string]any{
-		"access_logs_endpoint": strings.Replace(endpoint, "traces", "logs", 1),
+		"access_logs_endpoint": logsEndpoint,
 		"metrics": map[string]any{"endpoint": strings.Replace(endpoint, "traces", "metrics", 1), "push_interval": 30,
 			"enable_request_metrics": true, "enable_latency_metrics": true, "enable_bandwidth_metrics": true,
 			"enable_upstream_health_metrics": true, "enable_consumer_attribute": true},
 	})
 	c314 := with(c313, map[string]any{
-		"access_logs": map[string]any{"endpoint": strings.Replace(endpoint, "traces", "logs", 1),
+		"access_logs": map[string]any{"endpoint": logsEndpoint,
 			"custom_attributes_by_lua": map[string]any{"http.request.method": "return kong.request.get_method()"}},
 		"metrics": with(c313["metrics"].(map[string]any), map[string]any{"enable_ai_metrics": true}),
 	})
@@ -81,9 +82,9 @@ func kongReleaseConfigs(endpoint string) map[string]map[string]any {
 }
 
 func TestKongReleaseConfigsLoadAndExport(t *testing.T) {
-	sink := otlpsink.Start(t)
+	sink, logs := otlpsink.Start(t), otlpsink.StartLogs(t)
 	up := harness.StartUpstream(t, harness.UpstreamOptions{})
-	configs := kongReleaseConfigs(sink.TracesURL())
+	configs := kongReleaseConfigs(sink.TracesURL(), logs.LogsURL())
 	for _, version := range []string{"3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "3.16"} {
 		t.Run("kong-"+version, func(t *testing.T) {
 			cfg := configs[version]
@@ -120,13 +121,21 @@ func TestKongReleaseConfigsLoadAndExport(t *testing.T) {
 			if v := rec.Violations(); len(v) > 0 {
 				t.Errorf("violations %v", v)
 			}
-			// Each field whose data is not exported is named once by the
-			// instance, in Kong's log.
+			// From 3.8 the request's access log record goes to logs_endpoint,
+			// then access_logs_endpoint (3.13), then access_logs.endpoint.
+			if cfg["logs_endpoint"] != nil {
+				for deadline := time.Now().Add(15 * time.Second); !slices.ContainsFunc(logs.Records(),
+					func(r otlpsink.LogRecord) bool { return r.TraceID() == traceID }); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no access log record of trace %s", traceID)
+					}
+				}
+			}
+			// Each field whose data is not exported (or not where Kong sends
+			// it) is named once by the instance, in Kong's log.
 			for field, set := range map[string]bool{
-				"logs_endpoint":        cfg["logs_endpoint"] != nil,
-				"access_logs_endpoint": cfg["access_logs_endpoint"] != nil,
-				"access_logs.endpoint": cfg["access_logs"] != nil,
-				"metrics.endpoint":     cfg["metrics"] != nil,
+				"logs_endpoint":    cfg["logs_endpoint"] != nil,
+				"metrics.endpoint": cfg["metrics"] != nil,
 			} {
 				if !set {
 					continue

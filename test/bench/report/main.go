@@ -184,6 +184,17 @@ func (run *benchRun) targetRows(rss string) []target {
 		add(target{what: "log path " + p + " vs json-valid", rule: "≤ 0.50", ratio: r, ok: r <= 0.50, known: ok1 && ok3,
 			detail: fmt.Sprintf("%s vs %s", ns(te), ns(valid))})
 	}
+	for _, p := range []string{"small-get", "many-headers", "retried"} {
+		for _, v := range []struct{ what, off, on string }{
+			{"sampled request", "spans", "spans+access-log"},
+			{"unsampled request", "unsampled", "unsampled+access-log"},
+		} {
+			off, ok1 := run.get("test/bench", "BenchmarkLogPathAccessLogs/"+p+"/"+v.off, "ns/op")
+			on, ok2 := run.get("test/bench", "BenchmarkLogPathAccessLogs/"+p+"/"+v.on, "ns/op")
+			add(target{what: "log path " + p + ", " + v.what + ", access logs on vs off", rule: "shown, no target", ratio: on / off,
+				known: ok1 && ok2, info: true, detail: fmt.Sprintf("%s vs %s", ns(on), ns(off))})
+		}
+	}
 	te, ok1 := run.get("test/bench", "BenchmarkExport/trace-exporter", "spans/s")
 	otel, ok2 := run.get("test/bench", "BenchmarkExport/otel-sdk", "spans/s")
 	add(target{what: "export spans/s vs otel-sdk", rule: "≥ 5", ratio: te / otel, ok: te/otel >= 5, known: ok1 && ok2,
