@@ -15,7 +15,8 @@ import (
 //   - unsampled, no tail rule: 1 small call;
 //   - unsampled, status rule on: 2 small calls (the status is not in the
 //     hand-off: it is unknown in the access phase);
-//   - sampled in that mode: the small call, then serialize.
+//   - sampled in that mode: the small call, then serialize;
+//   - request metrics on: serialize for every request, sampled or not.
 //
 // On top: kong.node.get_id once per process (node.go), and for an exported
 // request the calls its resource templates need (resources.fetch). Every
@@ -23,8 +24,9 @@ import (
 func (rt *runtime) log(k kongCaller) {
 	rt.stats.Requests.Add(1)
 	// Sampling decided in the log phase needs serialize for every request:
-	// the small probe would only add a call.
-	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
+	// the small probe would only add a call. So do request metrics, which
+	// count every request.
+	if rt.metrics == nil && rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
@@ -61,6 +63,10 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 	if pending != "" {
 		sampled, tag = rt.refineSampling(&e, &ids, sampled, pending, &a)
 	}
+	exported := false
+	if rt.metrics != nil {
+		defer func() { rt.metrics.record(&e, &ids, exported) }()
+	}
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
 			rt.stats.Unsampled.Add(1)
@@ -80,7 +86,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 		rt.tagSampler(spans, tag)
 		setResource(spans, res)
 		rt.stats.SpansBuilt.Add(int64(len(spans)))
-		rt.enqueue(spans)
+		exported = rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
@@ -90,7 +96,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
-	rt.enqueue(spans)
+	exported = rt.enqueue(spans)
 }
 
 // resourceFor is the resource of an exported request's spans, after the
@@ -114,10 +120,12 @@ func setResource(spans []exporter.Span, res *exporter.Resource) {
 	}
 }
 
-func (rt *runtime) enqueue(spans []exporter.Span) {
+func (rt *runtime) enqueue(spans []exporter.Span) bool {
 	if !rt.pipe.Enqueue(spans) {
 		rt.stats.QueueRejected.Add(1)
+		return false
 	}
+	return true
 }
 
 // arenaSize is the first arena chunk for a payload: what spans keep of it

@@ -36,10 +36,5 @@ func notExported(cfg *schema.Config) []notice {
 		out = append(out, notice{"access_logs.custom_attributes_by_lua", "access_logs.custom_attributes_by_lua is Lua code, " +
 			"which a Go plugin cannot run: it is never run"})
 	}
-	if cfg.Metrics.Endpoint != "" {
-		out = append(out, notice{"metrics.endpoint", "metrics.endpoint is set, but this plugin does not export OTLP metrics yet: " +
-			"no metric is sent; derive request metrics from the spans (the OpenTelemetry Collector's spanmetrics connector) " +
-			"and scrape the plugin's own metrics (TRACE_EXPORTER_METRICS_LISTEN)"})
-	}
 	return out
 }

@@ -33,6 +33,7 @@ type runtime struct {
 	// procHeaders, when set, are the request headers the processors asked
 	// for, fewer than the parser keeps.
 	procHeaders []string
+	metrics     *requestMetrics // nil: request metrics off (requestmetrics.go)
 }
 
 func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {
