@@ -80,7 +80,9 @@ func startMetricsJaeger(t *testing.T) (*jaegertest.Jaeger, string) {
 	return j, "http://127.0.0.1:" + strconv.Itoa(port) + "/metrics"
 }
 
-func metricsURLOf(tracesURL string) string { return strings.Replace(tracesURL, "/v1/traces", "/v1/metrics", 1) }
+func metricsURLOf(tracesURL string) string {
+	return strings.Replace(tracesURL, "/v1/traces", "/v1/metrics", 1)
+}
 
 // sample is one Prometheus sample line: name, labels, value, and the
 // exemplar's trace id when the line has one.
