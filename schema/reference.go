@@ -53,7 +53,8 @@ func Reference() string {
 	}
 	b.WriteString("- `queue.concurrency_limit`: Kong's -1 (\"unlimited\") exports up to 8 batches at once; 2 to 64 are ours.\n")
 	b.WriteString("- `resource_attributes` templates: the variables listed below, not any Lua expression.\n")
-	b.WriteString("- `metrics`, `access_logs`, `access_logs_endpoint`, `logs_endpoint`: accepted, not exported (below).\n")
+	b.WriteString("- `access_logs`, `access_logs_endpoint`, `logs_endpoint`: accepted, not exported (below); `metrics`: request metrics\n")
+	b.WriteString("  only, what the serialize payload holds (the README's Request metrics).\n")
 	b.WriteString(deprecatedSection)
 	b.WriteString(resourceSection)
 	b.WriteString(notExportedSection)
@@ -126,9 +127,9 @@ const notExportedSection = `
 These load with Kong's names, types and defaults. Each instance that sets one logs one warning saying what
 is not exported:
 
-- ` + "`metrics.*`" + ` (Kong 3.13+): OTLP metrics are not exported yet; the plugin's own Prometheus metrics are in
-  the README ("Metrics"), and the OpenTelemetry Collector's ` + "`spanmetrics`" + ` connector derives request
-  metrics from the spans.
+- ` + "`metrics.enable_upstream_health_metrics`" + `, ` + "`metrics.enable_principal_attribute`" + ` (3.13+, 3.16+): upstream
+  health checks and principals are not in the serialize payload; Kong's node-level metrics and part of its AI
+  metrics neither (one warning per process says which).
 - ` + "`access_logs.endpoint`" + `, ` + "`access_logs_endpoint`" + ` (3.13+): OTLP access logs are not exported yet.
   ` + "`access_logs.custom_attributes_by_lua`" + ` is Lua code, which a Go plugin cannot run.
 - ` + "`logs_endpoint`" + ` (3.8+): Kong's runtime logs never reach an external plugin; collect Kong's error log with the
