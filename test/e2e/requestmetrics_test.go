@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -10,33 +11,49 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
 	"github.com/trace-exporter/trace-exporter/test/harness"
+	"github.com/trace-exporter/trace-exporter/test/jaegertest"
 	"github.com/trace-exporter/trace-exporter/test/kongsim"
 	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
 // Issue 13: request metrics from every request through the emulator into
 // a real backend (Jaeger v2's OTLP receiver and the OpenTelemetry
-// Collector's Prometheus exporter, scraped over HTTP): counts equal the
-// requests sent, unsampled ones included, and every exemplar names a trace
-// Jaeger holds.
+// Collector's Prometheus exporter, scraped over HTTP), over each OTLP
+// transport: counts equal the requests sent, unsampled ones included, and
+// every exemplar names a trace Jaeger holds.
 func TestRequestMetricsReachPrometheus(t *testing.T) {
 	j, promURL := startMetricsJaeger(t)
 	up := harness.StartUpstream(t, harness.UpstreamOptions{})
-	service := uniqueService("e2e-reqmetrics")
-	metrics := map[string]any{"endpoint": metricsURLOf(j.OTLPHTTPURL()), "push_interval": 0.2,
-		"enable_request_metrics": true, "enable_latency_metrics": true, "enable_bandwidth_metrics": true}
-	cfg := func(extra map[string]any) map[string]any {
-		extra["metrics"] = metrics
-		return pluginConfig(j.OTLPHTTPURL(), service, extra)
+	grpcURL := "http://" + j.OTLPGRPCAddr()
+	for _, tc := range []struct{ protocol, traces, metrics string }{
+		{"http/protobuf", j.OTLPHTTPURL(), metricsURLOf(j.OTLPHTTPURL())},
+		{"http/json", j.OTLPHTTPURL(), metricsURLOf(j.OTLPHTTPURL())},
+		{"grpc", grpcURL, grpcURL},
+	} {
+		t.Run(tc.protocol, func(t *testing.T) {
+			// The Prometheus exporter holds every subtest's series: each
+			// has its own Kong service.
+			kongService := "metered-" + strings.ReplaceAll(tc.protocol, "/", "-")
+			metrics := map[string]any{"endpoint": tc.metrics, "push_interval": 0.2,
+				"enable_request_metrics": true, "enable_latency_metrics": true, "enable_bandwidth_metrics": true}
+			cfg := func(extra map[string]any) map[string]any {
+				extra["metrics"] = metrics
+				extra["protocol"] = tc.protocol
+				return pluginConfig(tc.traces, uniqueService("e2e-reqmetrics"), extra)
+			}
+			gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
+				"services": []any{map[string]any{"name": kongService, "url": up.URL(), "routes": []any{
+					map[string]any{"name": "sampled", "paths": []string{"/sampled"}, "plugins": []any{plugin(cfg(map[string]any{}))}},
+					map[string]any{"name": "unsampled", "paths": []string{"/unsampled"}, "plugins": []any{plugin(cfg(map[string]any{
+						"sampling_rate": 0, "tail_sampling": map[string]any{"status_code_min": 0}}))}},
+				}}},
+			}})
+			checkRequestMetricsInPrometheus(t, j, gw, promURL, kongService)
+		})
 	}
-	gw := harness.StartGateway(t, harness.GatewayOptions{Config: map[string]any{
-		"services": []any{map[string]any{"name": "metered", "url": up.URL(), "routes": []any{
-			map[string]any{"name": "sampled", "paths": []string{"/sampled"}, "plugins": []any{plugin(cfg(map[string]any{}))}},
-			map[string]any{"name": "unsampled", "paths": []string{"/unsampled"}, "plugins": []any{plugin(cfg(map[string]any{
-				"sampling_rate": 0, "tail_sampling": map[string]any{"status_code_min": 0}}))}},
-		}}},
-	}})
+}
 
+func checkRequestMetricsInPrometheus(t *testing.T, j *jaegertest.Jaeger, gw *kongsim.Gateway, promURL, kongService string) {
 	sent := map[[2]string]int{} // route, status
 	send := func(route string, status, n int) {
 		for i := range n {
@@ -53,29 +70,31 @@ func TestRequestMetricsReachPrometheus(t *testing.T) {
 	}
 
 	const count = "http_server_request_count_total"
+	service := map[string]string{"kong_service_name": kongService}
 	var samples []sample
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		samples = scrapeSamples(t, promURL, false)
-		if sumOf(samples, count, map[string]string{"kong_service_name": "metered"}) >= 32 || time.Now().After(deadline) {
+		if sumOf(samples, count, service) >= 32 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	for key, n := range sent {
-		match := map[string]string{"kong_route_name": key[0], "kong_response_status_code": key[1], "kong_service_name": "metered"}
+		match := map[string]string{"kong_route_name": key[0], "kong_response_status_code": key[1], "kong_service_name": kongService}
 		if got := sumOf(samples, count, match); got != float64(n) {
 			t.Errorf("%s %v = %v, want the %d requests sent", count, match, got, n)
 		}
-		dur := map[string]string{"kong_route_name": key[0], "http_response_status_code": key[1]}
+		dur := map[string]string{"kong_route_name": key[0], "http_response_status_code": key[1], "kong_service_name": kongService}
 		if got := sumOf(samples, "http_server_request_duration_seconds_count", dur); got != float64(n) {
 			t.Errorf("http_server_request_duration_seconds_count %v = %v, want %d", dur, got, n)
 		}
 	}
-	if got := sumOf(samples, "kong_latency_upstream_seconds_count", map[string]string{"kong_route_name": "unsampled"}); got != 20 {
+	unsampled := map[string]string{"kong_route_name": "unsampled", "kong_service_name": kongService}
+	if got := sumOf(samples, "kong_latency_upstream_seconds_count", unsampled); got != 20 {
 		t.Errorf("kong_latency_upstream_seconds_count of the unsampled route = %v, want 20", got)
 	}
-	if got := sumOf(samples, "http_server_response_size_bytes_count", map[string]string{"kong_service_name": "metered"}); got != 32 {
+	if got := sumOf(samples, "http_server_response_size_bytes_count", service); got != 32 {
 		t.Errorf("http_server_response_size_bytes_count = %v, want 32", got)
 	}
 
@@ -83,11 +102,11 @@ func TestRequestMetricsReachPrometheus(t *testing.T) {
 	// unsampled route exported no trace, so it has none.
 	exemplars := 0
 	for _, s := range scrapeSamples(t, promURL, true) {
-		if s.exTrace == "" {
+		if s.exTrace == "" || s.labels["kong_service_name"] != kongService {
 			continue
 		}
 		exemplars++
-		if s.labels["kong_route_name"] == "unsampled" || s.labels["http_route"] == "/unsampled" {
+		if s.labels["kong_route_name"] == "unsampled" {
 			t.Errorf("exemplar %s on the unsampled route's %s", s.exTrace, s.name)
 			continue
 		}
