@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -155,15 +156,26 @@ next:
 // metricsReceiver is an OTLP/HTTP metrics receiver (protobuf) that keeps
 // every request.
 type metricsReceiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []*colmetricspb.ExportMetricsServiceRequest
+	srv     *httptest.Server
+	mu      sync.Mutex
+	got     []*colmetricspb.ExportMetricsServiceRequest
+	headers []http.Header
 }
 
 func startMetricsReceiver(t *testing.T) *metricsReceiver {
 	r := &metricsReceiver{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+		var body []byte
+		if req.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(req.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body, _ = io.ReadAll(zr)
+		} else {
+			body, _ = io.ReadAll(req.Body)
+		}
 		var m colmetricspb.ExportMetricsServiceRequest
 		if req.URL.Path != "/v1/metrics" || proto.Unmarshal(body, &m) != nil {
 			http.Error(w, "not OTLP metrics", http.StatusBadRequest)
@@ -171,6 +183,7 @@ func startMetricsReceiver(t *testing.T) *metricsReceiver {
 		}
 		r.mu.Lock()
 		r.got = append(r.got, &m)
+		r.headers = append(r.headers, req.Header.Clone())
 		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(nil)
@@ -180,6 +193,13 @@ func startMetricsReceiver(t *testing.T) *metricsReceiver {
 }
 
 func (r *metricsReceiver) URL() string { return r.srv.URL + "/v1/metrics" }
+
+// requestHeaders returns the headers of every request received.
+func (r *metricsReceiver) requestHeaders() []http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]http.Header(nil), r.headers...)
+}
 
 // countPoint is one received http.server.request.count point.
 type countPoint struct {

@@ -183,7 +183,8 @@ func TestRequestMetricsAcrossARestart(t *testing.T) {
 }
 
 // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta: each push
-// carries what its interval added, from the previous push's time.
+// carries what its interval added, from the previous push's time. The
+// pushes carry the config's headers, gzip-compressed as it asks.
 func TestRequestMetricsDeltaTemporality(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta") // the plugin server inherits it
 	recv := startMetricsReceiver(t)
@@ -192,6 +193,7 @@ func TestRequestMetricsDeltaTemporality(t *testing.T) {
 		"services": []any{map[string]any{"name": "delta", "url": up.URL(), "routes": []any{
 			map[string]any{"name": "delta", "paths": []string{"/delta"}}}}},
 		"plugins": []any{plugin(map[string]any{"exporter": "stdout", "sampling_rate": 0, "queue": map[string]any{"max_coalescing_delay": 0.05},
+			"headers": map[string]any{"x-tenant": "t1"}, "compression": "gzip",
 			"metrics": map[string]any{"endpoint": recv.URL(), "push_interval": 0.2, "enable_request_metrics": true}})},
 	}})
 	for i := range 4 {
@@ -208,6 +210,11 @@ func TestRequestMetricsDeltaTemporality(t *testing.T) {
 	for _, p := range recv.counts() {
 		if p.temporality != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA {
 			t.Errorf("temporality %v", p.temporality)
+		}
+	}
+	for _, h := range recv.requestHeaders() {
+		if h.Get("X-Tenant") != "t1" || h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != "application/x-protobuf" {
+			t.Errorf("push headers %v: want x-tenant, gzip, protobuf", h)
 		}
 	}
 }
