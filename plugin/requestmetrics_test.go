@@ -202,6 +202,46 @@ func TestAIStatsFromSerialize(t *testing.T) {
 	}
 }
 
+// With enable_ai_metrics an instance reads the AI statistics of every
+// payload into Kong's AI metrics; without it, it does not read them.
+func TestAIMetricsFromLogPayload(t *testing.T) {
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(fixture(t, "3.9-proxied-consumer.json")), &payload); err != nil {
+		t.Fatal(err)
+	}
+	payload["ai"] = map[string]any{"proxy": map[string]any{
+		"meta":  map[string]any{"provider_name": "openai", "request_model": "gpt-4o", "response_model": "gpt-4o", "llm_latency": 900},
+		"usage": map[string]any{"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.5, "time_per_token": 60},
+	}}
+	b, _ := json.Marshal(payload)
+	sink := otlpsink.Start(t)
+	for _, ai := range []bool{false, true} {
+		flags := []string{"request_metrics", "latency_metrics"}
+		if ai {
+			flags = append(flags, "ai_metrics")
+		}
+		p := newTestPlugin(t, sink, `,"resource_attributes":{"ai":"`+fmt.Sprint(ai)+`"}`+metricsConfig(sink, flags...))
+		if p.rt.wants.ai != ai {
+			t.Errorf("ai %v: the parser reads AI statistics: %v", ai, p.rt.wants.ai)
+		}
+		p.LogPayload(string(b))
+		ms := collectMetrics(t, p)
+		tokens := metricNamed(ms, "gen_ai.client.token.usage")
+		if !ai {
+			if tokens != nil {
+				t.Errorf("AI metrics without enable_ai_metrics: %+v", tokens)
+			}
+			continue
+		}
+		if tokens == nil || len(tokens.Numbers) != 2 || tokens.Numbers[0].Int+tokens.Numbers[1].Int != 15 {
+			t.Fatalf("token usage %+v", tokens)
+		}
+		if m := metricNamed(ms, "gen_ai.server.request.duration"); m == nil || m.Histograms[0].Sum != 0.9 {
+			t.Errorf("provider latency %+v", m)
+		}
+	}
+}
+
 // A config whose metrics destination cannot be built is refused, naming
 // the field; flags without any destination, or a destination without
 // flags, start the instance without request metrics.
