@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/reqmetrics"
 	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
@@ -19,6 +20,8 @@ type Env struct {
 	Stats      *Stats
 	Processors *exporter.ProcessorStats // what span processors dropped
 	Sampling   *sampling.Process        // remote strategy pollers, token buckets, their counters
+	// RequestMetrics aggregates request metrics per destination (Kong's metrics record).
+	RequestMetrics *reqmetrics.Registry
 
 	// node is the Kong node the plugin server serves, learned once per
 	// process (node.go) for the spans' resource.
@@ -33,7 +36,8 @@ type Env struct {
 // NewEnv returns an environment sending spans to pipelines, with counters
 // of its own.
 func NewEnv(pipelines *exporter.Registry) *Env {
-	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess()}
+	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess(),
+		RequestMetrics: reqmetrics.NewRegistry(reqmetrics.Options{})}
 }
 
 // defaultEnv backs instances built with New (tests, tools, the Kong 2.x
