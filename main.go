@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,10 +38,15 @@ const (
 	envShutdownTimeout = "TRACE_EXPORTER_SHUTDOWN_TIMEOUT" // Go duration; default 5s
 )
 
-// metricsListen opts in to the Prometheus endpoint. Registered on the
-// default flag set at package initialisation, before go-pdk parses it.
-var metricsListen = flag.String("metrics-listen", "",
-	"serve Prometheus metrics at http://ADDR/metrics; a bare port listens on loopback only (default from "+metrics.EnvListen+")")
+// metricsListen opts in to the Prometheus endpoint, metricsRequests to the
+// request metrics on it. Registered on the default flag set at package
+// initialisation, before go-pdk parses it.
+var (
+	metricsListen = flag.String("metrics-listen", "",
+		"serve Prometheus metrics at http://ADDR/metrics; a bare port listens on loopback only (default from "+metrics.EnvListen+")")
+	metricsRequests = flag.Bool("metrics-requests", false,
+		"also serve the request metrics of the plugin configs' metrics record on /metrics, with exemplars in OpenMetrics (default from "+metrics.EnvRequests+")")
+)
 
 func main() {
 	configureLogging()
@@ -64,7 +70,7 @@ func main() {
 	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
 	env.LogOnly = plugin.IsLogOnly(pluginName())
 	startMetrics(env)
-	go flushOnSignal(env.Pipelines, shutdownTimeout())
+	go flushOnSignal(env, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
 	env.Pipelines.BoundMemory()
 	constructor := func() any { return plugin.NewWithEnv(env) }
@@ -90,7 +96,12 @@ func startMetrics(env *plugin.Env) {
 		slog.Error("metrics disabled", "error", err)
 		return
 	}
-	metrics.Start(addr, metrics.NewRegistry(metrics.NewCollector(env)), slog.Default())
+	fromEnv, _ := strconv.ParseBool(os.Getenv(metrics.EnvRequests))
+	requests := *metricsRequests || fromEnv
+	reg := metrics.NewRegistry(metrics.NewCollector(env))
+	metrics.RegisterRequestMetrics(reg, env.RequestMetrics, requests)
+	env.RequestMetrics.SetServed(requests)
+	metrics.StartOptions(addr, reg, slog.Default(), metrics.ServeOptions{OpenMetrics: requests})
 }
 
 func dumpRequested() bool {
@@ -137,15 +148,17 @@ func pluginName() string {
 
 // flushOnSignal flushes every pipeline when Kong stops or reloads (both send
 // SIGTERM; go-pdk installs no handler, so the default would drop everything
-// queued), then exits 0.
-func flushOnSignal(pipelines *exporter.Registry, timeout time.Duration) {
+// queued), then exits 0. Request metrics are pushed first, into the
+// pipelines that flush next.
+func flushOnSignal(env *plugin.Env, timeout time.Duration) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-sigs
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := pipelines.ShutdownAll(ctx); err != nil {
+	env.RequestMetrics.Flush()
+	if err := env.Pipelines.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)
 	}
 	os.Exit(0)

@@ -68,11 +68,28 @@ const retryListenEvery = time.Second
 // the address is taken it tries again every second, logging the failure at
 // most once a minute. Close stops it.
 func Start(addr string, reg *prometheus.Registry, logger *slog.Logger) *Server {
+	return StartOptions(addr, reg, logger, ServeOptions{})
+}
+
+// ServeOptions refine what /metrics serves.
+type ServeOptions struct {
+	// OpenMetrics answers a scraper that asks for the OpenMetrics format
+	// (Prometheus does) in it: the format that carries exemplars and
+	// created timestamps (a counter's _created says when it started from
+	// zero: a restart). Others get the Prometheus text format.
+	OpenMetrics bool
+}
+
+// StartOptions is Start with options.
+func StartOptions(addr string, reg *prometheus.Registry, logger *slog.Logger, opts ServeOptions) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
+		EnableOpenMetrics:   opts.OpenMetrics,
+
+		EnableOpenMetricsTextCreatedSamples: opts.OpenMetrics,
 	}))
 	s := &Server{
 		addr:   addr,

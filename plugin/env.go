@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/trace-exporter/trace-exporter/exporter"
+	"github.com/trace-exporter/trace-exporter/plugin/reqmetrics"
 	"github.com/trace-exporter/trace-exporter/plugin/sampling"
 )
 
@@ -23,6 +24,8 @@ type Env struct {
 	// installed under its log-only name): every log event reads serialize
 	// at once, no hand-off to probe for.
 	LogOnly bool
+	// RequestMetrics aggregates request metrics per destination (Kong's metrics record).
+	RequestMetrics *reqmetrics.Registry
 
 	// node is the Kong node the plugin server serves, learned once per
 	// process (node.go) for the spans' resource.
@@ -37,7 +40,8 @@ type Env struct {
 // NewEnv returns an environment sending spans to pipelines, with counters
 // of its own.
 func NewEnv(pipelines *exporter.Registry) *Env {
-	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess()}
+	return &Env{Pipelines: pipelines, Stats: &Stats{}, Processors: &exporter.ProcessorStats{}, Sampling: sampling.NewProcess(),
+		RequestMetrics: reqmetrics.NewRegistry(reqmetrics.Options{})}
 }
 
 // defaultEnv backs instances built with New (tests, tools, the Kong 2.x

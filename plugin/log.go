@@ -15,9 +15,9 @@ import (
 //   - unsampled, no tail rule: 1 small call;
 //   - unsampled, status rule on: 2 small calls (the status is not in the
 //     hand-off: it is unknown in the access phase);
-//   - sampled in that mode: the small call, then serialize.
-//
-// An instance with access logs needs serialize for every request: no probe.
+//   - sampled in that mode: the small call, then serialize;
+//   - request metrics or access logs on: serialize for every request,
+//     sampled or not, no probe.
 //
 // On top: kong.node.get_id once per process (node.go), and for an exported
 // request the calls its resource templates need (resources.fetch). Every
@@ -25,8 +25,9 @@ import (
 func (rt *runtime) log(k kongCaller) {
 	rt.stats.Requests.Add(1)
 	// Sampling decided in the log phase needs serialize for every request:
-	// the small probe would only add a call.
-	if rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.accessLog == nil && rt.dropUnsampled(k) {
+	// the small probe would only add a call. So do request metrics, which
+	// count every request, and access logs, which log every request.
+	if rt.metrics == nil && rt.accessLog == nil && rt.decisions.probeFirst() && !rt.sampler.LogPhaseActive() && rt.dropUnsampled(k) {
 		return
 	}
 	payload, err := callSerialize(k)
@@ -63,6 +64,10 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 	if pending != "" {
 		sampled, tag = rt.refineSampling(&e, &ids, sampled, pending, &a)
 	}
+	exported := false
+	if rt.metrics != nil {
+		defer func() { rt.metrics.record(&e, &ids, exported) }()
+	}
 	if !sampled {
 		if !rt.tailKeeps(e.status, e.latRequest) {
 			rt.stats.Unsampled.Add(1)
@@ -84,7 +89,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 		rt.tagSampler(spans, tag)
 		setResource(spans, res)
 		rt.stats.SpansBuilt.Add(int64(len(spans)))
-		rt.enqueue(spans)
+		exported = rt.enqueue(spans)
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
@@ -94,7 +99,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 	if spans = rt.process(spans, &e); len(spans) == 0 {
 		return // dropped by a processor (counted there)
 	}
-	rt.enqueue(spans)
+	exported = rt.enqueue(spans)
 }
 
 // resourceFor is the resource of an exported request's spans, after the
@@ -118,10 +123,12 @@ func setResource(spans []exporter.Span, res *exporter.Resource) {
 	}
 }
 
-func (rt *runtime) enqueue(spans []exporter.Span) {
+func (rt *runtime) enqueue(spans []exporter.Span) bool {
 	if !rt.pipe.Enqueue(spans) {
 		rt.stats.QueueRejected.Add(1)
+		return false
 	}
+	return true
 }
 
 // arenaSize is the first arena chunk for a payload: what spans keep of it

@@ -25,10 +25,5 @@ func notExported(cfg *schema.Config) []notice {
 			"which a Go plugin cannot run: it is never run; set static_attributes, capture_request_headers or " +
 			"capture_response_headers, or register a Go log processor (exporter.RegisterLogProcessor)"})
 	}
-	if cfg.Metrics.Endpoint != "" {
-		out = append(out, notice{"metrics.endpoint", "metrics.endpoint is set, but this plugin does not export OTLP metrics yet: " +
-			"no metric is sent; derive request metrics from the spans (the OpenTelemetry Collector's spanmetrics connector) " +
-			"and scrape the plugin's own metrics (TRACE_EXPORTER_METRICS_LISTEN)"})
-	}
 	return out
 }

@@ -59,6 +59,9 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	rt, err := newScopedRuntime(&p.Config, p.environment(), pluginID(data))
+	if err == nil {
+		err = rt.attachRequestMetrics(data)
+	}
 	if err != nil {
 		slog.Error("plugin instance not started", "error", err)
 		return err

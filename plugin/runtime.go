@@ -33,7 +33,8 @@ type runtime struct {
 	// procHeaders, when set, are the request headers the processors asked
 	// for, fewer than the parser keeps.
 	procHeaders []string
-	accessLog   *accessLogger // nil: access logs off (accesslog.go)
+	accessLog   *accessLogger   // nil: access logs off (accesslog.go)
+	metrics     *requestMetrics // nil: request metrics off (requestmetrics.go)
 }
 
 func newRuntime(cfg *schema.Config, env *Env) (*runtime, error) {

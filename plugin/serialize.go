@@ -3,6 +3,8 @@ package plugin
 import (
 	"errors"
 	"strconv"
+
+	"github.com/trace-exporter/trace-exporter/plugin/reqmetrics"
 )
 
 // logEntry is the part of a kong.log.serialize() payload that spans are
@@ -41,6 +43,7 @@ type logEntry struct {
 	// when the access phase handed nothing over (it did not run).
 	propagationHeaders []capturedHeader
 	handoff            string
+	ai                 []reqmetrics.AIUsage // Kong's AI plugins' statistics, read for AI metrics only
 }
 
 // maxRoutePaths bounds the route paths kept to choose http.route from; a
@@ -68,6 +71,7 @@ type parseWants struct {
 	captureResponse  []string
 	captureQuery     []string // query parameter names (as sent)
 	propagationNames []string // headers read by the configured extractors
+	ai               bool     // the AI plugins' statistics (aistats.go)
 }
 
 // Payload problems; each is counted and the request skipped.
@@ -166,6 +170,7 @@ const (
 	keyWorkspace
 	keyWorkspaceName
 	keyHandoff // w.handoffKey
+	keyAI
 )
 
 // Keys read from request.
@@ -341,6 +346,11 @@ func (e *logEntry) readRoot(sc *scanner, w *parseWants, a *arena, r *rootParts) 
 			}
 		case "session":
 			r.session = true
+		case "ai":
+			if w.ai && seen.first(keyAI) && sc.peek() == '{' {
+				e.ai = readAIStats(sc, a, e.ai)
+				continue
+			}
 		default:
 			if key == w.handoffKey && w.handoffKey != "" && seen.first(keyHandoff) {
 				e.handoff = sc.str(a)

@@ -38,6 +38,7 @@ var notSpanInputs = map[string]string{
 	"capturedQuery":      "read by resource templates, not built into spans",
 	"propagationHeaders": "read for the ids, not the attributes",
 	"handoff":            "read for the ids, not the attributes",
+	"ai":                 "read for AI request metrics, not built into spans",
 }
 
 // maxRootAttrs and maxTryAttrs size the stack array span attributes are

@@ -53,7 +53,7 @@ func Reference() string {
 	}
 	b.WriteString("- `queue.concurrency_limit`: Kong's -1 (\"unlimited\") exports up to 8 batches at once; 2 to 64 are ours.\n")
 	b.WriteString("- `resource_attributes` templates: the variables listed below, not any Lua expression.\n")
-	b.WriteString("- `metrics`: accepted, not exported (below).\n")
+	b.WriteString("- `metrics`: request metrics only, what the serialize payload holds (the README's Request metrics).\n")
 	b.WriteString(accessLogsDifferences)
 	b.WriteString(deprecatedSection)
 	b.WriteString(resourceSection)
@@ -128,9 +128,9 @@ const notExportedSection = `
 These load with Kong's names, types and defaults. Each instance that sets one logs one warning saying what
 is not exported:
 
-- ` + "`metrics.*`" + ` (Kong 3.13+): OTLP metrics are not exported yet; the plugin's own Prometheus metrics are in
-  the README ("Metrics"), and the OpenTelemetry Collector's ` + "`spanmetrics`" + ` connector derives request
-  metrics from the spans.
+- ` + "`metrics.enable_upstream_health_metrics`" + `, ` + "`metrics.enable_principal_attribute`" + ` (3.13+, 3.16+): upstream
+  health checks and principals are not in the serialize payload; Kong's node-level metrics and part of its AI
+  metrics neither (one warning per process says which).
 - ` + "`access_logs.custom_attributes_by_lua`" + ` (3.14+) is Lua code, which a Go plugin cannot run (see "Access logs").
 `
 

@@ -53,7 +53,7 @@ const budgetStrategies = `{"default_strategy": {"type": "probabilistic", "param"
      "operation_strategies": [{"operation": "GET /remote-per-operation", "type": "probabilistic", "param": 1}]},
     {"service": "e2e-budget-drop", "type": "probabilistic", "param": 0}]}`
 
-func budgetModes(samplingURL string) []budgetMode {
+func budgetModes(samplingURL, metricsURL string) []budgetMode {
 	return []budgetMode{
 		{name: "default", config: nil, requests: []budgetRequest{
 			{name: "ok", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
@@ -140,6 +140,16 @@ func budgetModes(samplingURL string) []budgetMode {
 			{name: "kept 503", query: "status=503", access: defaultAccess,
 				log: []string{pdkGetCtx, pdkGetStatus, pdkSerialize, pdkGetURICaptures, pdkSharedGet, pdkSharedGet}, exported: true},
 		}},
+		// Request metrics count every request: serialize for each one,
+		// sampled or not (the small probe holds none of what they measure).
+		{name: "metrics-unsampled", config: map[string]any{
+			"sampling_rate": 0, "tail_sampling": map[string]any{"status_code_min": 0},
+			"metrics": map[string]any{"endpoint": metricsURL, "push_interval": 3600, "enable_request_metrics": true, "enable_latency_metrics": true},
+		}, requests: []budgetRequest{
+			{name: "dropped", access: defaultAccess, log: []string{pdkSerialize}},
+			{name: "dropped 500", query: "status=500", access: defaultAccess, log: []string{pdkSerialize}},
+			{name: "caller sampled", context: "w3c", access: defaultAccess, log: []string{pdkSerialize}, exported: true},
+		}},
 		// With the default status rule the status is one more small call.
 		{name: "unsampled-status-tail", config: map[string]any{"sampling_rate": 0},
 			requests: []budgetRequest{
@@ -163,7 +173,7 @@ func TestPDKBudgetPerMode(t *testing.T) {
 			t.Parallel()
 			sink := otlpsink.Start(t)
 			up := harness.StartUpstream(t, harness.UpstreamOptions{})
-			modes := budgetModes(sj.SamplingURL)
+			modes := budgetModes(sj.SamplingURL, metricsURLOf(sink.TracesURL()))
 			var routes []any
 			for _, m := range modes {
 				routes = append(routes, map[string]any{"name": m.name, "paths": []string{"/" + m.name},

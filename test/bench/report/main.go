@@ -226,6 +226,14 @@ func (run *benchRun) targetRows(rss string) []target {
 	kSpans, ok3 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-kafka", "spans/s")
 	add(target{what: "plugin server into Kafka (events/s vs the OTLP/HTTP server's)", rule: "shown, no target", ratio: kEvents / te,
 		known: ok1 && ok3 && te > 0, info: true, detail: fmt.Sprintf("%.0f spans/s acknowledged by the broker", kSpans)})
+	te, ok1 = run.get("test/bench", "BenchmarkRequestMetrics/record/trace-exporter", "ns/op")
+	otel, ok2 = run.get("test/bench", "BenchmarkRequestMetrics/record/otel-sdk", "ns/op")
+	add(target{what: "request metrics: recording a request vs otel-sdk instruments", rule: "≤ 0.20", ratio: te / otel, ok: te/otel <= 0.20,
+		known: ok1 && ok2, detail: fmt.Sprintf("%s vs %s", ns(te), ns(otel))})
+	off, ok1 := run.get("test/bench", "BenchmarkLogPathRequestMetrics/unsampled/metrics-off", "ns/op")
+	on, ok2 := run.get("test/bench", "BenchmarkLogPathRequestMetrics/unsampled/metrics-on", "ns/op")
+	add(target{what: "log path of an unsampled request, request metrics on vs off", rule: "shown, no target", ratio: on / off,
+		known: ok1 && ok2, info: true, detail: fmt.Sprintf("%s vs %s", ns(on), ns(off))})
 	if m := regexp.MustCompile(`peak ([\d.]+) MB, end [\d.]+ MB, limit ([\d.]+) MB`).FindStringSubmatch(rss); m != nil {
 		peak, _ := strconv.ParseFloat(m[1], 64)
 		limit, _ := strconv.ParseFloat(m[2], 64)
