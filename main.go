@@ -73,6 +73,7 @@ func main() {
 	go flushOnSignal(env, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
 	env.Pipelines.BoundMemory()
+	env.StartLogWorker()
 	constructor := func() any { return plugin.NewWithEnv(env) }
 	if err := server.StartServer(constructor, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
@@ -157,6 +158,7 @@ func flushOnSignal(env *plugin.Env, timeout time.Duration) {
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	env.DrainLogWork()
 	env.RequestMetrics.Flush()
 	if err := env.Pipelines.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)

@@ -29,6 +29,8 @@ import (
 // The parts, each recognised by a frame of its code. The nearest such frame
 // to the leaf owns the sample; garbage collection wins wherever it appears.
 var owners = []struct{ frame, part string }{
+	{"trace-exporter/plugin.socketCaller", "plugin's PDK calls"},
+	{"trace-exporter/plugin.readFrame", "plugin's PDK calls"},
 	{"trace-exporter/plugin.", "log path"},
 	{"trace-exporter/exporter/internal/otlpenc", "exporter"},
 	{"trace-exporter/exporter/otlphttp", "exporter"},
