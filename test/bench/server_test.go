@@ -120,6 +120,9 @@ func newSim(tb testing.TB, binary string) *kongsim.Sim {
 // not in it): CPU, thread context switches, read/write system calls,
 // goroutine schedulings, heap allocations, GC cycles.
 //
+// For trace-exporter the timer runs until the server has built the spans
+// of every event it answered (its /metrics, polled every millisecond).
+//
 // trace-exporter-kafka is the same plugin server exporting to an in-process
 // Kafka broker (kfake, records acknowledged and discarded), each request a
 // trace of its own (the payload without the access phase's hand-off): the
@@ -150,6 +153,13 @@ func BenchmarkPluginServer(b *testing.B) {
 					"queue": map[string]any{"max_coalescing_delay": 0.01}}
 			}
 			statsPath := runtimeStatsPath(b)
+			var metricsAddr string
+			if impl.binary == teBin {
+				// The timer runs until the server has built every event's
+				// spans (its log worker builds them after answering).
+				metricsAddr = testutil.FreeAddr(b)
+				b.Setenv("TRACE_EXPORTER_METRICS_LISTEN", metricsAddr)
+			}
 			s := newSim(b, impl.binary)
 			p, err := s.Configure(kongsim.PluginEntity{Config: config})
 			if err != nil {
@@ -172,6 +182,9 @@ func BenchmarkPluginServer(b *testing.B) {
 					}
 				}
 			})
+			if metricsAddr != "" {
+				awaitSpansBuilt(b, metricsAddr, int64(spansPerEvent(b, payload))*int64(b.N+1))
+			}
 			if acked != nil {
 				acked.await(b, int64(spansPerEvent(b, payload))*int64(b.N+1))
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -105,4 +106,30 @@ func reportPerEvent(b *testing.B, before, after serverCounters, events int) {
 	b.ReportMetric(8*rt("/sched/latencies:seconds")/n, "sched/event")
 	b.ReportMetric((rt("/gc/heap/allocs:objects")+rt("/gc/heap/tiny/allocs:objects"))/n, "allocs/event")
 	b.ReportMetric(1000*rt("/gc/cycles/total:gc-cycles")/n, "gc/kevent")
+}
+
+// awaitSpansBuilt waits until the plugin server's /metrics at addr counts
+// want spans built (bounded: 10 s).
+func awaitSpansBuilt(tb testing.TB, addr string, want int64) {
+	tb.Helper()
+	const name = "trace_exporter_spans_built_total "
+	var got int64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				got = int64(f)
+			}
+		}
+		if got >= want {
+			return
+		}
+	}
+	tb.Fatalf("the plugin server built %d spans, want %d", got, want)
 }
