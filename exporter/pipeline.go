@@ -57,23 +57,23 @@ type batchOf[T any] struct {
 // breaker, and settle it; every item accepted ends up exported, dropped
 // with one reason, or left in the spool for the next process.
 type pipeline[T any] struct {
-	key     string
-	id      string // short hash of key: tells apart pipelines of one endpoint
-	name    string // for logs and stats: exporter and endpoint, no secrets
-	sig     *signal[T]
-	log     *slog.Logger
-	exp     Exporter
-	res     *Resource
-	scope   Scope
-	src     queue.Source[T]
+	key   string
+	id    string // short hash of key: tells apart pipelines of one endpoint
+	name  string // for logs and stats: exporter and endpoint, no secrets
+	sig   *signal[T]
+	log   *slog.Logger
+	exp   Exporter
+	res   *Resource
+	scope Scope
+	src   queue.Source[T]
 	// offerBuffers hold the copy of a request's items Offer receives (see
 	// enqueue).
 	offerBuffers sync.Pool
-	retry   retry.Policy
-	breaker *retry.Breaker
-	stats   counters
-	hist    exportHistograms
-	memory  atomic.Int64 // queue.max_bytes, reserved in the registry's memory bound
+	retry        retry.Policy
+	breaker      *retry.Breaker
+	stats        counters
+	hist         exportHistograms
+	memory       atomic.Int64 // queue.max_bytes, reserved in the registry's memory bound
 
 	// exportCtx is cancelled when the shutdown deadline passes: exports and
 	// retry delays end, and what is left is counted or kept on disk.
