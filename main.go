@@ -68,10 +68,12 @@ func main() {
 	// Every instance go-pdk starts shares one environment: the pipelines
 	// (flushed on SIGTERM) and the counters /metrics reads.
 	env := plugin.NewEnv(exporter.NewRegistry(exporter.RegistryOptions{}))
+	env.LogOnly = plugin.IsLogOnly(pluginName())
 	startMetrics(env)
 	go flushOnSignal(env, shutdownTimeout())
 	// Memory stays near what the queues may hold (queue.max_bytes).
 	env.Pipelines.BoundMemory()
+	env.StartLogWorker()
 	constructor := func() any { return plugin.NewWithEnv(env) }
 	if err := server.StartServer(constructor, plugin.Version, plugin.Priority); err != nil {
 		slog.Error("plugin server stopped", "error", err)
@@ -125,7 +127,7 @@ func writeDump(w *os.File) error {
 		"SocketPath": filepath.Join(prefix, name+".socket"),
 		"Plugins": []any{map[string]any{
 			"Name":     name,
-			"Phases":   plugin.Phases(),
+			"Phases":   plugin.Phases(name),
 			"Version":  plugin.Version,
 			"Priority": plugin.Priority,
 			"Schema":   schema.KongSchema(name, exporter.Names()),
@@ -156,6 +158,7 @@ func flushOnSignal(env *plugin.Env, timeout time.Duration) {
 	slog.Info("flushing spans before exit", "signal", sig.String(), "deadline", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	env.DrainLogWork()
 	env.RequestMetrics.Flush()
 	if err := env.Pipelines.ShutdownAll(ctx); err != nil {
 		slog.Warn("shutdown did not complete", "error", err)

@@ -57,20 +57,23 @@ type batchOf[T any] struct {
 // breaker, and settle it; every item accepted ends up exported, dropped
 // with one reason, or left in the spool for the next process.
 type pipeline[T any] struct {
-	key     string
-	id      string // short hash of key: tells apart pipelines of one endpoint
-	name    string // for logs and stats: exporter and endpoint, no secrets
-	sig     *signal[T]
-	log     *slog.Logger
-	exp     Exporter
-	res     *Resource
-	scope   Scope
-	src     queue.Source[T]
-	retry   retry.Policy
-	breaker *retry.Breaker
-	stats   counters
-	hist    exportHistograms
-	memory  atomic.Int64 // queue.max_bytes, reserved in the registry's memory bound
+	key   string
+	id    string // short hash of key: tells apart pipelines of one endpoint
+	name  string // for logs and stats: exporter and endpoint, no secrets
+	sig   *signal[T]
+	log   *slog.Logger
+	exp   Exporter
+	res   *Resource
+	scope Scope
+	src   queue.Source[T]
+	// offerBuffers hold the copy of a request's items Offer receives (see
+	// enqueue).
+	offerBuffers sync.Pool
+	retry        retry.Policy
+	breaker      *retry.Breaker
+	stats        counters
+	hist         exportHistograms
+	memory       atomic.Int64 // queue.max_bytes, reserved in the registry's memory bound
 
 	// exportCtx is cancelled when the shutdown deadline passes: exports and
 	// retry delays end, and what is left is counted or kept on disk.
@@ -210,7 +213,20 @@ func (p *pipeline[T]) start(concurrencyLimit int) {
 
 // enqueue offers a request's items; see queue.Source.Offer.
 func (p *pipeline[T]) enqueue(items []T) queue.Result {
-	r := p.src.Offer(items)
+	// Offer is an interface call, so the slice it is given escapes to the
+	// heap: offered directly, the caller's array (the log handler builds a
+	// request's spans on its stack) would be allocated on every request.
+	// The source copies what it accepts anyway; a pooled copy costs a
+	// memmove instead.
+	bp, _ := p.offerBuffers.Get().(*[]T)
+	if bp == nil {
+		bp = new([]T)
+	}
+	offered := append((*bp)[:0], items...)
+	r := p.src.Offer(offered)
+	clear(offered) // the pool must not keep the items' memory alive
+	*bp = offered[:0]
+	p.offerBuffers.Put(bp)
 	switch r {
 	case queue.Accepted:
 		p.stats.enqueued.Add(uint64(len(items)))

@@ -123,6 +123,7 @@ func newCollector(pipelines func() []exporter.PipelineStats, histograms func(str
 	counter("trace_headers_invalid_total", "Requests whose incoming trace-context headers were malformed (once per request; other configured formats were still read, else a new trace was started).", func(s *plugin.Stats) *atomic.Int64 { return &s.HeaderInvalid })
 	counter("handler_panics_total", "Recovered panics in the Kong phase handlers.", func(s *plugin.Stats) *atomic.Int64 { return &s.Panics })
 	counter("try_start_clamped_total", "Upstream tries whose start Kong reported before the request's start (Kong's clocks differ): the try span starts with its parent.", func(s *plugin.Stats) *atomic.Int64 { return &s.TryStartClamped })
+	counter("log_worker_full_total", "Requests whose log path ran in the Log handler, before Kong had its answer, because the log worker held its maximum (1024 payloads or 4 MiB): the plugin server is at the limit of what it processes.", func(s *plugin.Stats) *atomic.Int64 { return &s.LogWorkerFull })
 	counter("requests_queue_rejected_total", "Requests whose spans the pipeline refused (see pipeline_spans_dropped_total for why).", func(s *plugin.Stats) *atomic.Int64 { return &s.QueueRejected })
 	return c
 }

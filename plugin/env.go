@@ -20,6 +20,10 @@ type Env struct {
 	Stats      *Stats
 	Processors *exporter.ProcessorStats // what span processors dropped
 	Sampling   *sampling.Process        // remote strategy pollers, token buckets, their counters
+	// LogOnly: Kong sends this process no access event (the plugin is
+	// installed under its log-only name): every log event reads serialize
+	// at once, no hand-off to probe for.
+	LogOnly bool
 	// RequestMetrics aggregates request metrics per destination (Kong's metrics record).
 	RequestMetrics *reqmetrics.Registry
 
@@ -31,6 +35,25 @@ type Env struct {
 	resources resourceTable
 
 	lastPanicLog atomic.Int64 // unix seconds of the last logged handler panic
+
+	// logs, when set (StartLogWorker), runs the log path after the Log
+	// handler has answered Kong (logworker.go).
+	logs *logWorker
+}
+
+// StartLogWorker lets Log handlers answer Kong as soon as they have read
+// the serialize payload: the rest of the log path runs in batches on a
+// goroutine of its own. The plugin server calls it once, before serving;
+// DrainLogWork then processes what it holds.
+func (env *Env) StartLogWorker() { env.logs = newLogWorker(env) }
+
+// DrainLogWork processes every payload the log worker holds and has the
+// handlers process their own from then on. Call it at shutdown before the
+// request metrics and the pipelines flush.
+func (env *Env) DrainLogWork() {
+	if env.logs != nil {
+		env.logs.Drain(env)
+	}
 }
 
 // NewEnv returns an environment sending spans to pipelines, with counters

@@ -38,6 +38,9 @@ func (rt *runtime) log(k kongCaller) {
 	if rt.node.ensureID(k) {
 		rt.stats.PDKErrors.Add(1)
 	}
+	if w := rt.env.logs; w != nil && !rt.resources.callsKong() && w.offer(rt, payload) {
+		return // processed by the log worker, after Kong has its answer
+	}
 	rt.logPayload(payload, k)
 }
 

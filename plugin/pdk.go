@@ -6,9 +6,11 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// kongCaller is go-pdk's bridge: every Ask is one round trip over the plugin
-// socket. Handlers take this instead of *pdk.PDK so that tests can count and
-// answer calls, and so the calls made are visible in one place (this file).
+// kongCaller makes PDK calls: every Ask is one round trip over the plugin
+// socket (socketCaller, or go-pdk's bridge when its socket cannot be
+// reached). Handlers take this instead of *pdk.PDK so that tests can count
+// and answer calls, and so the calls made are visible in one place (this
+// file).
 type kongCaller interface {
 	Ask(method string, args proto.Message, out proto.Message) error
 }

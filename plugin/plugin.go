@@ -73,19 +73,32 @@ func (p *Plugin) UnmarshalJSON(data []byte) error {
 // Access runs in Kong's access phase with the live request.
 func (p *Plugin) Access(kong *pdk.PDK) {
 	defer p.recoverHandler("access")
-	p.rt.access(kong.Log.PdkBridge)
+	p.rt.access(newKongCaller(kong.Log.PdkBridge))
 }
 
 // Log runs in Kong's log timer, after the response, against saved data.
 func (p *Plugin) Log(kong *pdk.PDK) {
 	defer p.recoverHandler("log")
-	p.rt.log(kong.Log.PdkBridge)
+	p.rt.log(newKongCaller(kong.Log.PdkBridge))
 }
 
-// Phases lists the phases Kong must send events for, found as go-pdk finds
-// them (the constructor's method set, in go-pdk's order), so -dump and the
-// handlers go-pdk dispatches cannot disagree.
-func Phases() []string {
+// LogOnlySuffix ends the name of the log-only plugin: the same binary
+// installed as trace-exporter-log (go-pdk names a plugin after its
+// executable) declares only the log phase, so Kong sends no access event
+// at all: no propagation from Kong, one round trip less per request.
+const LogOnlySuffix = "-log"
+
+// IsLogOnly reports whether the plugin named name is the log-only one.
+func IsLogOnly(name string) bool { return strings.HasSuffix(name, LogOnlySuffix) }
+
+// Phases lists the phases Kong must send events for to the plugin named
+// name: for the full plugin, found as go-pdk finds them (the constructor's
+// method set, in go-pdk's order), so -dump and the handlers go-pdk
+// dispatches cannot disagree; for the log-only plugin, log alone.
+func Phases(name string) []string {
+	if IsLogOnly(name) {
+		return []string{"log"}
+	}
 	t := reflect.TypeOf(New())
 	var phases []string
 	for _, m := range []string{"Certificate", "Rewrite", "Access", "Response", "Preread", "Log"} {

@@ -111,8 +111,9 @@ func newScopedRuntime(cfg *schema.Config, env *Env, scope string) (*runtime, err
 		rt.procHeaders = append([]string{}, requestHeaders...)
 	}
 	res.want(&rt.wants)
-	// Until the access phase has seen traffic, expect what the rate says.
-	rt.decisions.probe.Store(cfg.SamplingRate < 0.8)
+	// Until the access phase has seen traffic, expect what the rate says;
+	// without access events there is no hand-off to probe for.
+	rt.decisions.probe.Store(cfg.SamplingRate < 0.8 && !env.LogOnly)
 	if err := rt.startAccessLogs(); err != nil {
 		return nil, err
 	}

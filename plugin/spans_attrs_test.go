@@ -55,7 +55,8 @@ func TestManyTriesKeepTheirOwnAttributes(t *testing.T) {
 
 // The log path's allocations per request (BenchmarkLogPayload reports the
 // same): the attribute array, the arena, the tries; the queue's own growth
-// amortised. A regression here costs every request.
+// amortised; the spans themselves on the stack (the pipeline offers the
+// queue a pooled copy). A regression here costs every request.
 func TestLogPathAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip()
@@ -65,7 +66,7 @@ func TestLogPathAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, max := range map[string]float64{"small-get": 4, "many-headers": 4, "retried": 6} {
+	for name, max := range map[string]float64{"small-get": 3, "many-headers": 3, "retried": 5} {
 		payload := fixture(t, "bench-"+name+".json")
 		if n := testing.AllocsPerRun(2000, func() { rt.logPayload(payload, nil) }); n > max {
 			t.Errorf("%s: %.1f allocations per request, want at most %.0f", name, n, max)

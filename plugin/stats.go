@@ -18,5 +18,6 @@ type Stats struct {
 	Panics          atomic.Int64 // recovered handler panics
 	QueueRejected   atomic.Int64 // Enqueue refused the spans (the pipeline counts why)
 	TryStartClamped atomic.Int64 // balancer tries that started before their request (moved to its start)
+	LogWorkerFull   atomic.Int64 // requests the Log handler processed itself: the log worker held its maximum
 	AccessLogs      AccessLogStats
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,9 +22,11 @@ import (
 	"github.com/trace-exporter/trace-exporter/test/testutil"
 )
 
-// The empty peer of the emulator benchmarks (the emulator's probe plugin,
-// whose Log handler only calls kong.log.serialize), built once per test
-// run; trace-exporter itself is testutil.Plugin.
+// The plugin servers of the emulator benchmarks, built once per test run
+// with the files of testdata/overlay added to their main packages:
+// trace-exporter (with the extra backend `exporter: discard`) and the empty
+// plugin (the emulator's probe plugin, whose Log handler only calls
+// kong.log.serialize), both serving their Go runtime counters when asked.
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -42,23 +45,51 @@ func TestMain(m *testing.M) {
 // pluginBinaries returns the paths of trace-exporter and the empty plugin.
 func pluginBinaries(tb testing.TB) (traceExporter, empty string) {
 	tb.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "bench-bin-"); buildErr != nil {
-			return
-		}
-		root, err := testutil.RepoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		buildErr = testutil.Build(ctx, root, "./test/kongsim/testdata/probe", filepath.Join(buildDir, "empty"))
-	})
+	buildOnce.Do(func() { buildErr = buildPluginBinaries() })
 	if buildErr != nil {
 		tb.Fatal(buildErr)
 	}
-	return testutil.PluginBinary(tb), filepath.Join(buildDir, "empty")
+	return filepath.Join(buildDir, "te", testutil.PluginName), filepath.Join(buildDir, "empty")
+}
+
+func buildPluginBinaries() error {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "bench-bin-"); err != nil {
+		return err
+	}
+	root, err := testutil.RepoRoot()
+	if err != nil {
+		return err
+	}
+	overlay := filepath.Join(root, "test", "bench", "testdata", "overlay")
+	probe := filepath.Join(root, "test", "kongsim", "testdata", "probe")
+	for _, b := range []struct {
+		dir, out string
+		files    []string
+	}{
+		{root, filepath.Join(buildDir, "te", testutil.PluginName), []string{"discard.go", "runtimestats.go"}},
+		{probe, filepath.Join(buildDir, "empty"), []string{"runtimestats.go"}},
+	} {
+		replace := map[string]string{}
+		for _, f := range b.files {
+			replace[filepath.Join(b.dir, "zz_bench_"+f)] = filepath.Join(overlay, f)
+		}
+		spec, _ := json.Marshal(map[string]any{"Replace": replace})
+		specFile := b.out + ".overlay.json"
+		if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(specFile, spec, 0o644); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		err := testutil.Build(ctx, b.dir, ".", b.out, "-overlay", specFile)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func quietLogger() *slog.Logger {
@@ -81,9 +112,16 @@ func newSim(tb testing.TB, binary string) *kongsim.Sim {
 // BenchmarkPluginServer measures log events through the Kong emulator over
 // the plugin server's real unix socket, as Kong's log timer sends them (the
 // saved serialize payload of a small GET), from 4 concurrent connections:
-// trace-exporter next to the empty plugin, the floor of any Go plugin that
-// reads serialize. Besides events/s it reports the plugin server's own CPU
-// time per event (the emulator's is not in it).
+// trace-exporter (OTLP/HTTP to a discarding receiver in the benchmark's
+// process) next to the same server with `exporter: discard` (the log path
+// and the pipeline, no encoding, no network) and the empty plugin, the floor
+// of any Go plugin that reads serialize. Besides events/s it reports what
+// the plugin server process itself spent per event (the emulator's share is
+// not in it): CPU, thread context switches, read/write system calls,
+// goroutine schedulings, heap allocations, GC cycles.
+//
+// For trace-exporter the timer runs until the server has built the spans
+// of every event it answered (its /metrics, polled every millisecond).
 //
 // trace-exporter-kafka is the same plugin server exporting to an in-process
 // Kafka broker (kfake, records acknowledged and discarded), each request a
@@ -99,6 +137,7 @@ func BenchmarkPluginServer(b *testing.B) {
 		config       map[string]any
 	}{
 		{"trace-exporter", teBin, map[string]any{"traces_endpoint": sink.tracesURL()}},
+		{"trace-exporter-discard", teBin, map[string]any{"exporter": "discard"}},
 		{"empty", emptyBin, map[string]any{"mode": "plain"}},
 		{"trace-exporter-kafka", teBin, nil},
 	} {
@@ -113,16 +152,25 @@ func BenchmarkPluginServer(b *testing.B) {
 				config = map[string]any{"exporter": "kafka", "kafka": map[string]any{"brokers": []string{acked.addr}},
 					"queue": map[string]any{"max_coalescing_delay": 0.01}}
 			}
+			statsPath := runtimeStatsPath(b)
+			var metricsAddr string
+			if impl.binary == teBin {
+				// The timer runs until the server has built every event's
+				// spans (its log worker builds them after answering).
+				metricsAddr = testutil.FreeAddr(b)
+				b.Setenv("TRACE_EXPORTER_METRICS_LISTEN", metricsAddr)
+			}
 			s := newSim(b, impl.binary)
 			p, err := s.Configure(kongsim.PluginEntity{Config: config})
 			if err != nil {
 				b.Fatal(err)
 			}
-			// The first event starts the instance.
-			if res := s.RunLog(p, &kongsim.LogData{Serialize: payload}); res.Err != nil || len(res.Calls) != 1 {
+			// The first event starts the instance (and trace-exporter asks
+			// once for the node id).
+			if res := s.RunLog(p, &kongsim.LogData{Serialize: payload}); res.Err != nil || len(res.Calls) == 0 || res.Calls[0] != "kong.log.serialize" {
 				b.Fatalf("first event: %+v", res)
 			}
-			cpu0 := processCPU(b, s.PID())
+			before := readServerCounters(b, s.PID(), statsPath)
 			b.SetParallelism(2) // 4 event streams on 2 cores, as Kong's workers send them
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -134,6 +182,9 @@ func BenchmarkPluginServer(b *testing.B) {
 					}
 				}
 			})
+			if metricsAddr != "" {
+				awaitSpansBuilt(b, metricsAddr, int64(spansPerEvent(b, payload))*int64(b.N+1))
+			}
 			if acked != nil {
 				acked.await(b, int64(spansPerEvent(b, payload))*int64(b.N+1))
 			}
@@ -142,10 +193,10 @@ func BenchmarkPluginServer(b *testing.B) {
 			if acked != nil {
 				b.ReportMetric(float64(spansPerEvent(b, payload)*b.N)/b.Elapsed().Seconds(), "spans/s")
 			}
-			// CPU the plugin server process spent per event (the emulator's
-			// share is not in it): the plugin's own cost, less noisy than
-			// throughput on a shared machine.
-			b.ReportMetric(float64(processCPU(b, s.PID())-cpu0)/float64(time.Microsecond)/float64(b.N), "server-cpu-µs/event")
+			// What the plugin server process spent per event (the
+			// emulator's share is not in it): the plugin's own cost, less
+			// noisy than throughput on a shared machine.
+			reportPerEvent(b, before, readServerCounters(b, s.PID(), statsPath), b.N)
 		})
 	}
 }
@@ -157,7 +208,8 @@ func BenchmarkPluginServer(b *testing.B) {
 // on the route (the cost of any external plugin: an access and a log event
 // over the socket, serialize) and with trace-exporter on the route (default
 // config: 3 PDK calls in access, serialize in log; exporting to a
-// discarding OTLP receiver).
+// discarding OTLP receiver) and installed as trace-exporter-log (no access
+// event: serialize in log only).
 // Reports requests/s and the p50 and p99 latency seen by the clients. The
 // run is bounded by the benchmark's count (b.N requests) and every request
 // by a 5 s timeout.
@@ -169,10 +221,15 @@ func BenchmarkGatewayLoad(b *testing.B) {
 	}))
 	b.Cleanup(upstream.Close)
 	teBin, emptyBin := pluginBinaries(b)
+	logOnlyBin := testutil.LogOnlyPluginBinary(b)
+	onRoute := func(plugin, config string) string {
+		return "        plugins:\n          - name: " + plugin + "\n            config:\n              " + config + "\n"
+	}
 	for _, run := range []struct{ name, binary, plugin string }{
 		{"plugin-off", teBin, ""},
-		{"empty-plugin", emptyBin, "        plugins:\n          - name: empty\n            config:\n              mode: plain\n"},
-		{"plugin-on", teBin, "        plugins:\n          - name: trace-exporter\n            config:\n              traces_endpoint: " + sink.tracesURL() + "\n"},
+		{"empty-plugin", emptyBin, onRoute("empty", "mode: plain")},
+		{"plugin-on", teBin, onRoute("trace-exporter", "traces_endpoint: "+sink.tracesURL())},
+		{"plugin-on-log-only", logOnlyBin, onRoute("trace-exporter-log", "traces_endpoint: "+sink.tracesURL())},
 	} {
 		b.Run(run.name, func(b *testing.B) {
 			yml := fmt.Sprintf("_format_version: \"3.0\"\nservices:\n  - name: echo\n    url: %s\n    routes:\n      - name: echo-route\n        paths: [/echo]\n", upstream.URL)

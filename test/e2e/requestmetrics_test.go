@@ -242,9 +242,18 @@ func TestRequestMetricsOnPluginServerMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/metrics"
-	samples := scrapeSamples(t, url, true)
-	if got := sumOf(samples, "http_server_request_count_total", map[string]string{"kong_route_name": "scraped"}); got != 6 {
-		t.Errorf("http_server_request_count_total = %v, want 6", got)
+	// The log worker records a request a few milliseconds after its log
+	// event was answered.
+	var samples []sample
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		samples = scrapeSamples(t, url, true)
+		got := sumOf(samples, "http_server_request_count_total", map[string]string{"kong_route_name": "scraped"})
+		if got == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("http_server_request_count_total = %v, want 6", got)
+		}
 	}
 	found := false
 	for _, s := range samples {

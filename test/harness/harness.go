@@ -120,6 +120,9 @@ type GatewayOptions struct {
 	// Output receives the plugin server's output; default: os.Stderr with
 	// -v, else nothing (the emulator keeps it for Sim().Output()).
 	Output io.Writer
+	// Binary is the plugin server to run; default PluginBinary (a copy
+	// under another name is another plugin, e.g. trace-exporter-log).
+	Binary string
 }
 
 // StartGateway starts the emulated Kong with the plugin binary and the
@@ -136,10 +139,14 @@ func StartGateway(tb testing.TB, opts GatewayOptions) *kongsim.Gateway {
 	if out == nil && testing.Verbose() {
 		out = os.Stderr
 	}
+	bin := opts.Binary
+	if bin == "" {
+		bin = PluginBinary(tb)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	g, err := kongsim.StartGateway(ctx, kongsim.GatewayOptions{
-		Options: kongsim.Options{Binary: PluginBinary(tb), KongVersion: opts.KongVersion,
+		Options: kongsim.Options{Binary: bin, KongVersion: opts.KongVersion,
 			Logger: logger, Output: out},
 		Config: decl,
 		Listen: "127.0.0.1:0",

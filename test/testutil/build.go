@@ -56,12 +56,15 @@ func RepoRoot() (string, error) {
 // out the way `make build` does: CGO off and -trimpath, so builds share the
 // Go build cache with it. $GO, when set, is the go command (as in the
 // Makefile).
-func Build(ctx context.Context, dir, pkg, out string) error {
+//
+// flags go to go build before the package (e.g. -overlay FILE).
+func Build(ctx context.Context, dir, pkg, out string, flags ...string) error {
 	goTool := os.Getenv("GO")
 	if goTool == "" {
 		goTool = "go"
 	}
-	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", out, pkg)
+	args := append(append([]string{"build", "-trimpath", "-o", out}, flags...), pkg)
+	cmd := exec.CommandContext(ctx, goTool, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -137,4 +140,32 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	Cleanup()
 	return code
+}
+
+// LogOnlyPluginBinary returns the plugin binary installed under its log-only
+// name (trace-exporter-log): the same binary, which then declares only the
+// log phase to Kong.
+func LogOnlyPluginBinary(tb testing.TB) string {
+	tb.Helper()
+	return InstallAs(tb, PluginBinary(tb), PluginName+"-log")
+}
+
+// InstallAs links (or copies) the executable src under the file name name
+// in a directory of the test's own, and returns its path: go-pdk names the
+// plugin after its executable.
+func InstallAs(tb testing.TB, src, name string) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), name)
+	if os.Link(src, dst) == nil {
+		return dst
+	}
+	// Another file system: copy.
+	b, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
 }

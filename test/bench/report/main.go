@@ -213,6 +213,15 @@ func (run *benchRun) targetRows(rss string) []target {
 	empty, ok2 := run.get("test/bench", "BenchmarkPluginServer/empty", "events/s")
 	add(target{what: "plugin server events/s vs empty", rule: "≥ 0.80", ratio: te / empty, ok: te/empty >= 0.8, known: ok1 && ok2,
 		detail: fmt.Sprintf("%.0f vs %.0f events/s", te, empty)})
+	discard, ok3 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-discard", "events/s")
+	add(target{what: "plugin server with exporter: discard (log path and pipeline only) vs empty", rule: "shown, no target", ratio: discard / empty,
+		known: ok2 && ok3, info: true, detail: fmt.Sprintf("%.0f vs %.0f events/s", discard, empty)})
+	for _, v := range []string{"plugin-on", "plugin-on-log-only"} {
+		on, ok1 := run.get("test/bench", "BenchmarkGatewayLoad/"+v, "req/s")
+		emptyGw, ok2 := run.get("test/bench", "BenchmarkGatewayLoad/empty-plugin", "req/s")
+		add(target{what: "gateway load " + v + " vs empty-plugin (req/s)", rule: "shown, no target", ratio: on / emptyGw,
+			known: ok1 && ok2, info: true, detail: fmt.Sprintf("%.0f vs %.0f req/s", on, emptyGw)})
+	}
 	kEvents, ok1 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-kafka", "events/s")
 	kSpans, ok3 := run.get("test/bench", "BenchmarkPluginServer/trace-exporter-kafka", "spans/s")
 	add(target{what: "plugin server into Kafka (events/s vs the OTLP/HTTP server's)", rule: "shown, no target", ratio: kEvents / te,
@@ -293,36 +302,50 @@ func render(run *benchRun, rss, command string) string {
 	}
 	for _, pkg := range pkgs {
 		w("#### %s\n\n", strings.TrimPrefix(pkg, "github.com/trace-exporter/trace-exporter/"))
-		var units []string
+		// One table per benchmark function: each reports its own units.
+		var families []string
 		for _, r := range run.results {
-			if r.pkg != pkg {
-				continue
-			}
-			for _, u := range r.units {
-				if !slices.Contains(units, u) {
-					units = append(units, u)
-				}
+			if f := family(r.name); r.pkg == pkg && !slices.Contains(families, f) {
+				families = append(families, f)
 			}
 		}
-		w("| benchmark | %s | spread |\n|---|%s---|\n", strings.Join(units, " | "), strings.Repeat("---|", len(units)))
-		for _, r := range run.results {
-			if r.pkg != pkg {
-				continue
-			}
-			var cells []string
-			for _, u := range units {
-				if v, ok := r.median(u); ok {
-					cells = append(cells, formatValue(v))
-				} else {
-					cells = append(cells, "")
+		for _, fam := range families {
+			var rows []*result
+			var units []string
+			for _, r := range run.results {
+				if r.pkg != pkg || family(r.name) != fam {
+					continue
+				}
+				rows = append(rows, r)
+				for _, u := range r.units {
+					if !slices.Contains(units, u) {
+						units = append(units, u)
+					}
 				}
 			}
-			w("| %s | %s | %.0f %% |\n", strings.TrimPrefix(r.name, "Benchmark"), strings.Join(cells, " | "), r.spread("ns/op"))
+			w("| %s | %s | spread |\n|---|%s---|\n", strings.TrimPrefix(fam, "Benchmark"), strings.Join(units, " | "), strings.Repeat("---|", len(units)))
+			for _, r := range rows {
+				var cells []string
+				for _, u := range units {
+					if v, ok := r.median(u); ok {
+						cells = append(cells, formatValue(v))
+					} else {
+						cells = append(cells, "")
+					}
+				}
+				w("| %s | %s | %.0f %% |\n", strings.TrimPrefix(strings.TrimPrefix(r.name, fam), "/"), strings.Join(cells, " | "), r.spread("ns/op"))
+			}
+			w("\n")
 		}
-		w("\n")
 	}
 	w("%s\n", endMarker)
 	return b.String()
+}
+
+// family is a benchmark's function name: BenchmarkX of BenchmarkX/a/b.
+func family(name string) string {
+	f, _, _ := strings.Cut(name, "/")
+	return f
 }
 
 func formatValue(v float64) string {
