@@ -12,10 +12,12 @@
 // extra keys (route_id, service_id, consumer_id, __plugin_id, __ws_id in
 // 3.9, __key__, a global __seq__ from 1), replaces an instance whose config
 // changed (start new, close old), pools connections with one RPC in flight
-// each and Kong's sequence numbers (2, 3, ...), serves the PDK loop with
-// Kong's value wrapping (replies are written byte for byte, so protobuf-go's
-// UTF-8 check fails in the plugin as it does with Kong), resets and retries
-// an event whose connection closed, and never answers kong.response.exit.
+// each (dropped when the server exits, as nginx's keepalive pool drops a
+// connection its peer closed) and Kong's sequence numbers (2, 3, ...),
+// serves the PDK loop with Kong's value wrapping (replies are written byte
+// for byte, so protobuf-go's UTF-8 check fails in the plugin as it does
+// with Kong), resets and retries an event whose connection closed, and
+// never answers kong.response.exit.
 // RunPhase runs rewrite/access/response against a live Exchange; RunLog runs
 // the log handler from saved LogData only, as Kong's log timer does: calls
 // Kong fails there close the connection and are recorded as Violations.

@@ -27,6 +27,7 @@ type process struct {
 	binary, prefix, name string
 	out                  io.Writer // optional copy of the output
 	log                  *slog.Logger
+	exited               func() // called each time the process has exited
 
 	outMu     sync.Mutex // serializes writes to out across respawns
 	mu        sync.Mutex
@@ -39,8 +40,8 @@ type process struct {
 	done      chan struct{} // closed when the supervisor loop ends
 }
 
-func startProcess(binary, prefix, name string, out io.Writer, log *slog.Logger) (*process, error) {
-	p := &process{binary: binary, prefix: prefix, name: name, out: out, log: log,
+func startProcess(binary, prefix, name string, out io.Writer, log *slog.Logger, exited func()) (*process, error) {
+	p := &process{binary: binary, prefix: prefix, name: name, out: out, log: log, exited: exited,
 		spawnedCh: make(chan struct{}), done: make(chan struct{})}
 	cmd, err := p.spawn()
 	if err != nil {
@@ -110,6 +111,7 @@ func (p *process) supervise(cmd *exec.Cmd) {
 	for {
 		spawnedAt := time.Now()
 		err := cmd.Wait()
+		p.exited()
 		p.mu.Lock()
 		stopping := p.stopping
 		p.mu.Unlock()

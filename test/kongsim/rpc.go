@@ -29,6 +29,12 @@ var errAborted = errors.New("event aborted by the gateway")
 type rpcClient struct {
 	socket string
 	msgID  atomic.Int64
+	// generation counts plugin server exits. nginx drops a pooled
+	// connection as soon as its peer closes it (the keepalive close
+	// handler), so Kong never picks a connection to a process that has
+	// exited; connections are stamped at dial time and those of an older
+	// generation are never handed out or pooled again.
+	generation atomic.Int64
 
 	mu   sync.Mutex
 	idle []*frameConn
@@ -46,17 +52,27 @@ func (c *rpcClient) get() (*frameConn, error) {
 		return fc, nil
 	}
 	c.mu.Unlock()
+	generation := c.generation.Load()
 	conn, err := net.DialTimeout("unix", c.socket, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("trying to connect: %w", err)
 	}
-	return newFrameConn(conn), nil
+	fc := newFrameConn(conn)
+	fc.generation = generation
+	return fc, nil
+}
+
+// serverExited drops the idle connections to a plugin server that has
+// exited, as nginx's keepalive pool does when their peer closes them.
+func (c *rpcClient) serverExited() {
+	c.generation.Add(1)
+	c.closeIdle()
 }
 
 // put returns a connection after a complete exchange (Kong's setkeepalive).
 func (c *rpcClient) put(fc *frameConn) {
 	c.mu.Lock()
-	if len(c.idle) < poolSize {
+	if len(c.idle) < poolSize && fc.generation == c.generation.Load() {
 		c.idle = append(c.idle, fc)
 		fc = nil
 	}

@@ -107,7 +107,7 @@ func New(ctx context.Context, opts Options) (*Sim, error) {
 		return nil, fmt.Errorf("socket path %s is longer than 107 bytes", socket)
 	}
 	s.rpc = &rpcClient{socket: socket}
-	if s.proc, err = startProcess(opts.Binary, s.prefix, s.info.Name, opts.Output, s.log); err != nil {
+	if s.proc, err = startProcess(opts.Binary, s.prefix, s.info.Name, opts.Output, s.log, s.rpc.serverExited); err != nil {
 		s.removePrefix()
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,6 +171,49 @@ func TestLostInstanceIsRestartedAndEventRetried(t *testing.T) {
 	res := s.RunLog(p, data)
 	if res.Err != nil || res.Attempts != 2 || !equalStrings(res.Calls, []string{"kong.log.serialize"}) {
 		t.Errorf("after lost instance: %+v", res)
+	}
+}
+
+// When the plugin server exits, its pooled connections are dropped (nginx's
+// keepalive pool drops a connection its peer closed), so the first event on
+// the respawned server finds no dead connection: the lost instance costs
+// one retry, never a "starting instance: closed" error on a stale socket.
+func TestIdleConnectionsOfAnExitedServerAreDropped(t *testing.T) {
+	s := newSim(t, "3.9")
+	p, _ := s.Configure(PluginEntity{Config: map[string]any{"mode": "plain"}})
+	data := &LogData{Serialize: []byte(`{"request":{}}`)}
+	if res := s.RunLog(p, data); res.Err != nil {
+		t.Fatalf("first event: %+v", res)
+	}
+	// Several idle connections, as concurrent requests leave behind.
+	var conns []*frameConn
+	for range 4 {
+		fc, err := s.rpc.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, fc)
+	}
+	for _, fc := range conns {
+		s.rpc.put(fc)
+	}
+	_, respawned := s.Spawns()
+	if err := s.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-respawned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("plugin server not respawned")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := s.RunLog(p, data)
+	if res.Err != nil || res.Attempts != 2 || !equalStrings(res.Calls, []string{"kong.log.serialize"}) {
+		t.Errorf("first event after the restart: %+v (want one retry for the lost instance, then success)", res)
 	}
 }
 

@@ -21,9 +21,10 @@ const maxFrame = 64 << 20
 // frameConn is one unix-socket connection speaking ProtoBuf:1 framing: a
 // 4-byte little-endian length, then that many bytes.
 type frameConn struct {
-	conn net.Conn
-	r    *bufio.Reader
-	wbuf []byte
+	conn       net.Conn
+	r          *bufio.Reader
+	wbuf       []byte
+	generation int64 // the rpcClient's generation when it was dialed
 }
 
 func newFrameConn(c net.Conn) *frameConn {
