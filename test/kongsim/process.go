@@ -20,6 +20,10 @@ const respawnInterval = time.Second
 // maxOutputLines bounds the captured plugin output kept in memory.
 const maxOutputLines = 20000
 
+// outputDrainLimit bounds the wait for an exited process's last output
+// lines (a child it left behind could hold the pipe open).
+const outputDrainLimit = 2 * time.Second
+
 // process runs `<binary> -kong-prefix <prefix>` the way Kong's worker 0 does:
 // stdout and stderr merged, every line prefixed "[<name>:<pid>] ", respawned
 // when it dies, SIGTERM on stop.
@@ -37,6 +41,7 @@ type process struct {
 	spawns    int
 	stopping  bool
 	spawnedCh chan struct{} // closed and replaced on every spawn
+	captured  chan struct{} // closed once the current process's output is read to its end
 	done      chan struct{} // closed when the supervisor loop ends
 }
 
@@ -69,8 +74,13 @@ func (p *process) spawn() (*exec.Cmd, error) {
 	pw.Close()
 	pid := cmd.Process.Pid
 	p.log.Info("[pluginserver] started", "plugin", p.name, "pid", pid)
-	go p.capture(pr, fmt.Sprintf("[%s:%d] ", p.name, pid))
+	captured := make(chan struct{})
+	go func() {
+		defer close(captured)
+		p.capture(pr, fmt.Sprintf("[%s:%d] ", p.name, pid))
+	}()
 	p.mu.Lock()
+	p.captured = captured
 	if p.stopping {
 		// stop() ran while this spawn was under way and signalled the old one.
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -113,8 +123,14 @@ func (p *process) supervise(cmd *exec.Cmd) {
 		err := cmd.Wait()
 		p.exited()
 		p.mu.Lock()
-		stopping := p.stopping
+		stopping, captured := p.stopping, p.captured
 		p.mu.Unlock()
+		// The exit does not wait for the output pipe: read its last lines
+		// (the plugin's shutdown report) before anyone is told it ended.
+		select {
+		case <-captured:
+		case <-time.After(outputDrainLimit):
+		}
 		if stopping {
 			return
 		}
@@ -192,7 +208,7 @@ func (p *process) outputContains(s string) bool {
 }
 
 // stop sends SIGTERM (Kong's stop and reload signal) and waits up to grace
-// for the process to end, then kills it.
+// for the process to end, then kills it; it returns once the output is read.
 func (p *process) stop(grace time.Duration) {
 	p.mu.Lock()
 	p.stopping = true

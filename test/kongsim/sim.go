@@ -148,7 +148,8 @@ func (s *Sim) removePrefix() {
 }
 
 // Close stops the plugin server with SIGTERM (SIGKILL after 5 s) and
-// removes a temporary prefix.
+// removes a temporary prefix. When it returns, Output holds every line the
+// server wrote, its shutdown report included.
 func (s *Sim) Close() error {
 	s.closeOnce.Do(func() {
 		s.proc.stop(5 * time.Second)
