@@ -31,15 +31,7 @@ const kafkaLogsTopic = "otlp_logs"
 // spans topics (startKafkaJaeger's receivers).
 func startLogsJaeger(t *testing.T, logsURL, kafkaAddr string) *jaegertest.Jaeger {
 	t.Helper()
-	base, err := jaegertest.ConfigPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := string(raw)
+	base, cfg := baseJaegerConfig(t)
 	const tracesPipeline = "      exporters: [jaeger_storage_exporter]\n"
 	const tracesReceivers = "receivers: [otlp, zipkin]"
 	const storage = "  jaeger_storage_exporter: {trace_storage: mem}\n"

@@ -50,15 +50,7 @@ func TestTracesThroughKafkaInJaeger(t *testing.T) {
 // "jaeger", reading each topic from its start.
 func startKafkaJaeger(t *testing.T, addr string) *jaegertest.Jaeger {
 	t.Helper()
-	base, err := jaegertest.ConfigPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := string(raw)
+	base, cfg := baseJaegerConfig(t)
 	const receivers = "receivers: [otlp, zipkin]"
 	if !strings.Contains(cfg, receivers) || !strings.Contains(cfg, "\nreceivers:\n") {
 		t.Fatalf("%s changed shape: cannot add the kafka receivers", base)

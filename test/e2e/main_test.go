@@ -13,6 +13,22 @@ import (
 	"testing"
 
 	"github.com/trace-exporter/trace-exporter/test/harness"
+	"github.com/trace-exporter/trace-exporter/test/jaegertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+// baseJaegerConfig reads tools/jaeger/config.yaml, for a test that runs
+// Jaeger with pipelines added to it: its path (for messages) and its text.
+func baseJaegerConfig(t *testing.T) (path, config string) {
+	t.Helper()
+	path, err := jaegertest.ConfigPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, string(raw)
+}

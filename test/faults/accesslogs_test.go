@@ -12,72 +12,26 @@ import (
 )
 
 // logBackend is backend's counterpart for access logs: an OTLP/HTTP logs
-// receiver on one loopback address that can go down and come back, keeping
-// every accepted record (by the request id the record carries) across its
+// receiver that can go down and come back (downable), keeping every
+// accepted record (by the request id the record carries) across its
 // incarnations.
 type logBackend struct {
-	t    *testing.T
-	addr string
+	*downable[*otlpsink.LogSink]
 
 	mu        sync.Mutex
-	sink      *otlpsink.LogSink
-	responder otlpsink.Responder
 	byRequest map[string]int // kong.request.id → records accepted
 	requests  []reqInfo
 }
 
 func newLogBackend(t *testing.T) *logBackend {
-	b := &logBackend{t: t, byRequest: map[string]int{}}
-	b.start()
-	b.addr = b.sink.Addr()
-	t.Cleanup(b.stop)
+	b := &logBackend{byRequest: map[string]int{}}
+	b.downable = newDownable(t, "logs backend", func(addr string) (*otlpsink.LogSink, error) {
+		return otlpsink.ListenLogs(addr, otlpsink.LogOptions{Discard: true, OnRequest: b.onRequest})
+	})
 	return b
 }
 
 func (b *logBackend) url() string { return "http://" + b.addr + otlpsink.LogsPath }
-
-func (b *logBackend) start() {
-	addr := b.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var sink *otlpsink.LogSink
-	var err error
-	for range 50 { // the port may linger briefly after the last close
-		if sink, err = otlpsink.ListenLogs(addr, otlpsink.LogOptions{Discard: true, OnRequest: b.onRequest}); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		b.t.Fatalf("logs backend: %v", err)
-	}
-	b.mu.Lock()
-	b.sink = sink
-	if b.responder != nil {
-		sink.SetResponder(b.responder)
-	}
-	b.mu.Unlock()
-}
-
-func (b *logBackend) stop() {
-	b.mu.Lock()
-	s := b.sink
-	b.sink = nil
-	b.mu.Unlock()
-	if s != nil {
-		s.Close()
-	}
-}
-
-func (b *logBackend) setResponder(r otlpsink.Responder) {
-	b.mu.Lock()
-	b.responder = r
-	if b.sink != nil {
-		b.sink.SetResponder(r)
-	}
-	b.mu.Unlock()
-}
 
 func (b *logBackend) onRequest(r *otlpsink.LogRequest) {
 	b.mu.Lock()
@@ -128,17 +82,7 @@ func (b *logBackend) requestLog() []reqInfo {
 
 func (b *logBackend) waitUnique(t *testing.T, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if u, _ := b.counts(); u >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			u, _ := b.counts()
-			t.Fatalf("logs backend has records of %d requests after %s, want %d", u, timeout, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCount(t, func() int { u, _ := b.counts(); return u }, n, timeout, "logs backend has records of %d requests after %s, want %d")
 }
 
 // logsPipelineCounts are the final counts of the access logs' pipeline

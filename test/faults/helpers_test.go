@@ -76,19 +76,106 @@ func writeReport() {
 
 // ---------------------------------------------------------------- backend
 
-// backend is an OTLP/HTTP receiver on one loopback address that can go
-// down (its listener closed: connections refused) and come back, and that
-// keeps every accepted span across its incarnations.
-type backend struct {
-	t    *testing.T
-	addr string
+// receiver is an otlpsink receiver of one signal (traces or logs).
+type receiver interface {
+	Addr() string
+	Close()
+	SetResponder(otlpsink.Responder)
+}
+
+// downable runs a receiver on one loopback address that can go down (its
+// listener closed: connections refused) and come back on the same address
+// with the responder it had.
+type downable[R receiver] struct {
+	t      *testing.T
+	what   string
+	listen func(addr string) (R, error)
+	addr   string
 
 	mu        sync.Mutex
-	sink      *otlpsink.Sink
+	sink      R
+	up        bool
 	responder otlpsink.Responder
-	spans     map[string]int      // span id → times accepted
-	roots     map[string][]string // kong.request.id → root span ids accepted
-	requests  []reqInfo           // every export request, accepted or not
+}
+
+func newDownable[R receiver](t *testing.T, what string, listen func(addr string) (R, error)) *downable[R] {
+	d := &downable[R]{t: t, what: what, listen: listen}
+	d.start()
+	d.addr = d.sink.Addr()
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *downable[R]) start() {
+	addr := d.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var sink R
+	var err error
+	for range 50 { // the port may linger briefly after the last close
+		if sink, err = d.listen(addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		d.t.Fatalf("%s: %v", d.what, err)
+	}
+	d.mu.Lock()
+	d.sink, d.up = sink, true
+	if d.responder != nil {
+		sink.SetResponder(d.responder)
+	}
+	d.mu.Unlock()
+}
+
+// stop takes the receiver down: new connections are refused.
+func (d *downable[R]) stop() {
+	d.mu.Lock()
+	sink, up := d.sink, d.up
+	d.up = false
+	d.mu.Unlock()
+	if up {
+		sink.Close()
+	}
+}
+
+func (d *downable[R]) setResponder(r otlpsink.Responder) {
+	d.mu.Lock()
+	d.responder = r
+	if d.up {
+		d.sink.SetResponder(r)
+	}
+	d.mu.Unlock()
+}
+
+// waitCount waits until count reaches n; failing, it reports with failure,
+// a format taking what was counted, the timeout and n.
+func waitCount(t *testing.T, count func() int, n int, timeout time.Duration, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := count()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf(failure, got, timeout, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// backend is an OTLP/HTTP traces receiver that can go down and come back
+// (downable), keeping every accepted span across its incarnations.
+type backend struct {
+	*downable[*otlpsink.Sink]
+
+	mu       sync.Mutex
+	spans    map[string]int      // span id → times accepted
+	roots    map[string][]string // kong.request.id → root span ids accepted
+	requests []reqInfo           // every export request, accepted or not
 }
 
 type reqInfo struct {
@@ -99,59 +186,14 @@ type reqInfo struct {
 }
 
 func newBackend(t *testing.T) *backend {
-	b := &backend{t: t, spans: map[string]int{}, roots: map[string][]string{}}
-	b.start()
-	b.addr = b.sink.Addr()
-	t.Cleanup(b.stop)
+	b := &backend{spans: map[string]int{}, roots: map[string][]string{}}
+	b.downable = newDownable(t, "backend", func(addr string) (*otlpsink.Sink, error) {
+		return otlpsink.Listen(addr, otlpsink.Options{Discard: true, OnRequest: b.onRequest})
+	})
 	return b
 }
 
 func (b *backend) url() string { return "http://" + b.addr + otlpsink.TracesPath }
-
-func (b *backend) start() {
-	addr := b.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var sink *otlpsink.Sink
-	var err error
-	for range 50 { // the port may linger briefly after the last close
-		sink, err = otlpsink.Listen(addr, otlpsink.Options{Discard: true, OnRequest: b.onRequest})
-		if err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		b.t.Fatalf("backend: %v", err)
-	}
-	b.mu.Lock()
-	b.sink = sink
-	if b.responder != nil {
-		sink.SetResponder(b.responder)
-	}
-	b.mu.Unlock()
-}
-
-// stop takes the backend down: new connections are refused.
-func (b *backend) stop() {
-	b.mu.Lock()
-	s := b.sink
-	b.sink = nil
-	b.mu.Unlock()
-	if s != nil {
-		s.Close()
-	}
-}
-
-func (b *backend) setResponder(r otlpsink.Responder) {
-	b.mu.Lock()
-	b.responder = r
-	if b.sink != nil {
-		b.sink.SetResponder(r)
-	}
-	b.mu.Unlock()
-}
 
 func (b *backend) onRequest(r *otlpsink.Request) {
 	b.mu.Lock()
@@ -217,17 +259,7 @@ func (b *backend) requestLog() []reqInfo {
 
 func (b *backend) waitUnique(t *testing.T, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		u, _ := b.counts()
-		if u >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backend has %d unique spans after %s, want %d", u, timeout, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCount(t, func() int { u, _ := b.counts(); return u }, n, timeout, "backend has %d unique spans after %s, want %d")
 }
 
 // ---------------------------------------------------------------- plugin
