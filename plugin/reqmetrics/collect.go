@@ -229,14 +229,20 @@ func (m *metricSet) addHTTP(s *series, snap *httpSnap) {
 	if snap.requests > 0 {
 		m.point(&m.count, &s.attrs, s.overflow, requestCountAttrs).n += int64(snap.requests)
 	}
-	for i := range httpHists {
-		spec := &httpHists[i]
+	m.addHists(httpHists, m.httpHists, &s.attrs, s.overflow, snap.hists[:], s.ex[:])
+}
+
+// addHists adds a series' histograms (snaps, their exemplars in ex) to the
+// points of specs' metrics (projs): alike for request and AI series.
+func (m *metricSet) addHists(specs []histSpec, projs []projection, attrs attributed, overflow bool, snaps []histSnap, ex []exemplarSlots) {
+	for i := range specs {
+		spec := &specs[i]
 		for _, h := range spec.hists {
-			if snap.hists[h].count == 0 {
+			if snaps[h].count == 0 {
 				continue
 			}
-			acc := m.point(&m.httpHists[i], &s.attrs, s.overflow, spec.attrs)
-			m.addHist(acc, spec, h, &snap.hists[h], &s.ex[h])
+			acc := m.point(&projs[i], attrs, overflow, spec.attrs)
+			m.addHist(acc, spec, h, &snaps[h], &ex[h])
 		}
 	}
 }
@@ -254,16 +260,7 @@ func (m *metricSet) addAI(s *aiSeries, snap *aiSnap) {
 	if snap.costs > 0 {
 		m.point(&m.cost, &s.attrs, s.overflow, genAICacheAttrs).f += snap.cost
 	}
-	for i := range aiHists {
-		spec := &aiHists[i]
-		for _, h := range spec.hists {
-			if snap.hists[h].count == 0 {
-				continue
-			}
-			acc := m.point(&m.aiHists[i], &s.attrs, s.overflow, spec.attrs)
-			m.addHist(acc, spec, h, &snap.hists[h], &s.ex[h])
-		}
-	}
+	m.addHists(aiHists, m.aiHists, &s.attrs, s.overflow, snap.hists[:], s.ex[:])
 }
 
 // metrics returns the collection's metrics, each with at least one point,
