@@ -98,9 +98,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decodeExport parses an export request and checks its ids.
+// decodeExport parses a trace export request and checks its ids.
 func decodeExport(body []byte, enc Encoding) (*coltracepb.ExportTraceServiceRequest, error) {
-	req := &coltracepb.ExportTraceServiceRequest{}
+	return decodeChecked(body, enc, &coltracepb.ExportTraceServiceRequest{}, validateIDs)
+}
+
+// decodeChecked parses an export request of either signal into req and
+// runs check on it; both signals refuse the same way what they cannot read.
+func decodeChecked[M proto.Message](body []byte, enc Encoding, req M, check func(M) error) (M, error) {
+	var none M
 	var err error
 	if enc == JSON {
 		err = UnmarshalJSON(body, req)
@@ -108,10 +114,10 @@ func decodeExport(body []byte, enc Encoding) (*coltracepb.ExportTraceServiceRequ
 		err = proto.Unmarshal(body, req)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decode OTLP %s: %w", enc, err)
+		return none, fmt.Errorf("decode OTLP %s: %w", enc, err)
 	}
-	if err := validateIDs(req); err != nil {
-		return nil, err
+	if err := check(req); err != nil {
+		return none, err
 	}
 	return req, nil
 }

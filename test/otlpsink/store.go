@@ -38,8 +38,7 @@ type Request struct {
 	Status   int
 	Accepted bool // its spans were stored
 
-	invalid  bool // refused for its payload (counted in Stats.Invalid)
-	recorded bool // handed to Sink.record; no field changes after that
+	invalid bool // refused for its payload (counted in Stats.Invalid)
 }
 
 // SpanCount is the number of spans in the decoded payload.
@@ -122,29 +121,11 @@ func flatten(seq int, req *coltracepb.ExportTraceServiceRequest) []Span {
 	return out
 }
 
-// record stores a finished request and wakes waiters.
-func (s *Sink) record(r *Request) {
-	r.recorded = true
-	s.mu.Lock()
-	s.stats.Requests++
-	s.stats.WireBytes += r.WireBytes
-	s.stats.BodyBytes += r.BodyBytes
-	switch {
-	case r.Accepted:
-		s.stats.Accepted++
-	case r.invalid:
-		s.stats.Invalid++
-		s.stats.Refused++
-	default:
-		s.stats.Refused++
-	}
-	var spans []Span
-	if r.Accepted {
-		spans = flatten(r.Seq, r.Export)
-		s.stats.Spans += int64(len(spans))
-	}
-	if !s.opts.Discard {
-		s.requests = append(s.requests, r)
+// storeSpans keeps an accepted request's spans, indexed by trace, and
+// returns how many it carried (receiver.store, under mu).
+func (s *Sink) storeSpans(r *Request) int64 {
+	spans := flatten(r.Seq, r.Export)
+	if !s.discard {
 		for _, sp := range spans {
 			id := sp.TraceID()
 			if _, ok := s.byTrace[id]; !ok {
@@ -154,24 +135,14 @@ func (s *Sink) record(r *Request) {
 			s.spans = append(s.spans, sp)
 		}
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	return int64(len(spans))
 }
 
 // Stats returns the counters.
-func (s *Sink) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
-}
+func (s *Sink) Stats() Stats { return s.counters() }
 
 // Requests returns every request received, in arrival order.
-func (s *Sink) Requests() []*Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*Request(nil), s.requests...)
-}
+func (s *Sink) Requests() []*Request { return s.requestList() }
 
 // Spans returns every stored span, in arrival order.
 func (s *Sink) Spans() []Span {
@@ -211,11 +182,10 @@ func (s *Sink) Traces() []Trace {
 // Clear forgets stored requests and spans and zeroes the counters.
 // Arrival numbers (Seq) keep counting.
 func (s *Sink) Clear() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests, s.spans, s.traceOrder = nil, nil, nil
-	s.byTrace = map[string][]int{}
-	s.stats = Stats{}
+	s.clear(func() {
+		s.spans, s.traceOrder = nil, nil
+		s.byTrace = map[string][]int{}
+	})
 }
 
 // WaitSpans waits until at least n spans are stored and returns them all.
@@ -237,35 +207,5 @@ func (s *Sink) WaitTrace(ctx context.Context, traceID string, n int) ([]Span, er
 // WaitRequests waits until at least n requests were handled (whatever the
 // answer) and returns them all.
 func (s *Sink) WaitRequests(ctx context.Context, n int) ([]*Request, error) {
-	err := s.waitUntil(ctx, func() bool { return int(s.stats.Requests) >= n },
-		func() string { return fmt.Sprintf("%d requests handled, want %d", s.stats.Requests, n) })
-	return s.Requests(), err
-}
-
-// waitUntil blocks until cond (run under the lock) holds, bounded by ctx or
-// DefaultWaitTimeout; the error describes the state reached.
-func (s *Sink) waitUntil(ctx context.Context, cond func() bool, state func() string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultWaitTimeout)
-		defer cancel()
-	}
-	start := time.Now()
-	for {
-		s.mu.Lock()
-		ok := cond()
-		changed := s.changed
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			s.mu.Lock()
-			msg := state()
-			s.mu.Unlock()
-			return fmt.Errorf("otlpsink: after %v: %s: %w", time.Since(start).Round(time.Millisecond), msg, ctx.Err())
-		}
-	}
+	return s.waitRequests(ctx, n)
 }
