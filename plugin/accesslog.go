@@ -139,6 +139,13 @@ func (rt *runtime) keepHeaders(request, response []string) {
 // kept by a tail rule). res is the request's resource when its spans were
 // built; nil makes it here (with the calls its templates need).
 func (rt *runtime) logAccess(e *logEntry, ids *traceIDs, res *exporter.Resource, k kongCaller, a *arena) {
+	rt.logAccessWith(e, ids, res, k, a, nil)
+}
+
+// logAccessWith is logAccess for a request whose root span was built (before
+// the sampler tag and span processors change it): the record carries its
+// attributes instead of building them again.
+func (rt *runtime) logAccessWith(e *logEntry, ids *traceIDs, res *exporter.Resource, k kongCaller, a *arena, root *exporter.Span) {
 	l := rt.accessLog
 	if l == nil {
 		return
@@ -152,7 +159,7 @@ func (rt *runtime) logAccess(e *logEntry, ids *traceIDs, res *exporter.Resource,
 	}
 	var one [1]exporter.LogRecord
 	rec := &one[0]
-	*rec = buildAccessRecord(e, ids, &rt.spanOpts, a, time.Now())
+	*rec = buildAccessRecord(e, ids, root, &rt.spanOpts, a, time.Now())
 	rec.Resource = res
 	if l.procs != nil {
 		req := exporter.Request{
@@ -197,12 +204,24 @@ const (
 // trace flags that say whether its spans were exported. Its attributes are
 // the root span's, then, for what Kong 3.14's access logs name otherwise or
 // only they have, Kong's names (dropped first by max_attributes).
-func buildAccessRecord(e *logEntry, ids *traceIDs, o *spanOptions, a *arena, now time.Time) exporter.LogRecord {
+//
+// root, when not nil, is the request's root span as built: its attributes
+// are the list built here, already cut by the same max_attributes and value
+// limits (cutting again after Kong's names gives the same list, and its
+// drop count adds up to the same total), so they are taken, not rebuilt.
+func buildAccessRecord(e *logEntry, ids *traceIDs, root *exporter.Span, o *spanOptions, a *arena, now time.Time) exporter.LogRecord {
 	r := newRequestFacts(e, o, a)
 	var scratch [maxRootAttrs + maxAccessAttrs + 3*accessTryAttrs]exporter.Attribute
-	attrs := appendRootAttributes(scratch[:0], e, &r, o, a)
+	var dropped uint32
+	attrs := scratch[:0]
+	if root != nil {
+		attrs, dropped = append(attrs, root.Attributes...), root.DroppedAttributes
+	} else {
+		attrs = appendRootAttributes(attrs, e, &r, o, a)
+	}
 	attrs = appendKongAccessAttributes(attrs, e, &r, o, a)
 	rec := exporter.LogRecord{
+		DroppedAttributes:    dropped,
 		TimeUnixNano:         r.rootStart,
 		ObservedTimeUnixNano: uint64(now.UnixNano()),
 		Body:                 fixString(accessBody(e, a), o.maxValueLen),

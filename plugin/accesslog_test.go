@@ -41,8 +41,17 @@ func buildRecord(t *testing.T, name string, o *spanOptions) (*logEntry, traceIDs
 		}
 		ids = h.ids
 	}
-	rec := buildAccessRecord(e, &ids, o, &a, time.Unix(1800000000, 5))
-	return e, ids, rec, buildSpans(e, &ids, o, &a)
+	now := time.Unix(1800000000, 5)
+	rec := buildAccessRecord(e, &ids, nil, o, &a, now)
+	spans := buildSpans(e, &ids, o, &a)
+	// A sampled request's record takes the built root span's attributes:
+	// the same record as one built from the entry alone.
+	fromRoot := buildAccessRecord(e, &ids, &spans[0], o, &a, now)
+	if !sameAttributes(fromRoot.Attributes, rec.Attributes) || fromRoot.DroppedAttributes != rec.DroppedAttributes ||
+		fromRoot.Body != rec.Body || fromRoot.TimeUnixNano != rec.TimeUnixNano || fromRoot.SeverityNumber != rec.SeverityNumber {
+		t.Fatalf("%s: the record from the root span differs from the one built from the entry:\n%+v\n%+v", name, fromRoot, rec)
+	}
+	return e, ids, rec, spans
 }
 
 // sameAttributes compares attributes by key and value (not by where their

@@ -83,12 +83,12 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 		ids.flags |= flagSampled
 	}
 	res := rt.resourceFor(&e, k)
-	rt.logAccess(&e, &ids, res, k, &a)
 	if rt.procs == nil {
 		// The queue copies the spans it takes: a root and up to three tries
 		// are built on the stack (processors may keep theirs).
 		var buf [4]exporter.Span
 		spans := appendSpans(buf[:0], &e, &ids, &rt.spanOpts, &a)
+		rt.logAccessWith(&e, &ids, res, k, &a, &spans[0])
 		rt.tagSampler(spans, tag)
 		setResource(spans, res)
 		rt.stats.SpansBuilt.Add(int64(len(spans)))
@@ -96,6 +96,7 @@ func (rt *runtime) logPayload(payload string, k kongCaller) {
 		return
 	}
 	spans := buildSpans(&e, &ids, &rt.spanOpts, &a)
+	rt.logAccessWith(&e, &ids, res, k, &a, &spans[0])
 	rt.tagSampler(spans, tag)
 	setResource(spans, res)
 	rt.stats.SpansBuilt.Add(int64(len(spans)))
